@@ -1,0 +1,159 @@
+//! The machine as seen by the agent.
+//!
+//! Every path the agent touches is an absolute path *on the target system*
+//! (`/etc/hosts`), resolved through [`Host::path`] against a root prefix. The
+//! same code therefore provisions a real machine (`/`), a mounted image or a
+//! test sandbox. External programs go through one [`Runner`] so that every
+//! call is logged and can be replaced in unit tests.
+
+mod accounts;
+mod fs;
+mod runner;
+
+pub use accounts::{GroupEntry, UserEntry};
+pub use fs::WriteOpts;
+pub use runner::{Cmd, CmdError, CmdOutput, RealRunner, RecordingRunner, Runner, Where};
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// The target machine: a root directory plus the command runner used on it.
+#[derive(Clone)]
+pub struct Host {
+    root: PathBuf,
+    runner: Arc<dyn Runner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("root", &self.root).finish()
+    }
+}
+
+impl Host {
+    /// A host rooted at `root` (use `/` for the running system) using real commands.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self::with_runner(root, Arc::new(RealRunner))
+    }
+
+    /// A host with a caller-chosen runner (tests record calls instead of running them).
+    pub fn with_runner(root: impl Into<PathBuf>, runner: Arc<dyn Runner>) -> Self {
+        let root = root.into();
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            root
+        };
+        Host { root, runner }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// True when the agent works on a directory other than `/`: steps that
+    /// would change the running kernel or machine (hostname syscall, mounts,
+    /// resizes, network bring-up, service restarts) are skipped and logged.
+    pub fn is_sandbox(&self) -> bool {
+        self.root != Path::new("/")
+    }
+
+    /// Map an absolute target path to the path on this machine. `..` cannot
+    /// climb above the root.
+    pub fn path(&self, target: impl AsRef<Path>) -> PathBuf {
+        let mut out = self.root.clone();
+        let mut depth = 0usize;
+        for comp in target.as_ref().components() {
+            match comp {
+                Component::Normal(c) => {
+                    out.push(c);
+                    depth += 1;
+                }
+                Component::ParentDir if depth > 0 => {
+                    out.pop();
+                    depth -= 1;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub fn runner(&self) -> &dyn Runner {
+        self.runner.as_ref()
+    }
+
+    /// Run a command on this host; see [`Cmd`] for where it runs.
+    pub fn run(&self, cmd: &Cmd) -> Result<CmdOutput, CmdError> {
+        self.runner.run(self, cmd)
+    }
+
+    /// The kernel command line: `DEBUG_PROC_CMDLINE` (as upstream) wins, then
+    /// `<root>/proc/cmdline`.
+    pub fn kernel_cmdline(&self) -> String {
+        if let Ok(v) = std::env::var("DEBUG_PROC_CMDLINE") {
+            return v;
+        }
+        self.read_to_string("/proc/cmdline")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Seconds since boot from `<root>/proc/uptime` (0.0 if unreadable).
+    pub fn uptime(&self) -> f64 {
+        self.read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// A DMI field from `<root>/sys/class/dmi/id/<key>`, trimmed; `None` if
+    /// absent or empty. Keys use the sysfs names (`sys_vendor`,
+    /// `product_name`, `product_serial`, `product_uuid`, `chassis_asset_tag`).
+    pub fn dmi(&self, key: &str) -> Option<String> {
+        let v = self.read_to_string(format!("/sys/class/dmi/id/{key}")).ok()?;
+        let v = v.trim().to_string();
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// True when the agent runs as root (owner of `/proc/self` is our euid).
+    pub fn running_as_root() -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_stays_under_root() {
+        let h = Host::new("/tmp/r");
+        assert_eq!(h.path("/etc/hosts"), PathBuf::from("/tmp/r/etc/hosts"));
+        assert_eq!(h.path("/../../etc"), PathBuf::from("/tmp/r/etc"));
+        assert_eq!(h.path("/a/../b"), PathBuf::from("/tmp/r/b"));
+        assert!(h.is_sandbox());
+        assert!(!Host::new("/").is_sandbox());
+        assert_eq!(Host::new("/").path("/etc/x"), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn reads_proc_and_dmi_under_root() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        h.write_atomic("/proc/uptime", b"12.34 5.00\n", &WriteOpts::default())
+            .unwrap();
+        h.write_atomic(
+            "/sys/class/dmi/id/product_serial",
+            b"ds=nocloud;i=abc\n",
+            &WriteOpts::default(),
+        )
+        .unwrap();
+        assert!((h.uptime() - 12.34).abs() < 1e-9);
+        assert_eq!(h.dmi("product_serial").as_deref(), Some("ds=nocloud;i=abc"));
+        assert_eq!(h.dmi("sys_vendor"), None);
+    }
+}

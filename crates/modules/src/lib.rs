@@ -1,0 +1,102 @@
+//! Config modules: one file per upstream module, a registry that knows every
+//! upstream module name, and the runner that applies frequencies.
+//!
+//! A module is a plain function over a [`Ctx`]. It reads its keys from
+//! `ctx.cfg`, changes the target only through `ctx.host` (files) and
+//! `ctx.host.run` (commands), logs with the `log` macros (a `warn!` makes the
+//! stage degraded, as upstream), and returns `Err` for a failure that
+//! upstream records as a module error.
+
+pub mod registry;
+pub mod util;
+
+mod bootcmd;
+mod final_message;
+mod keys_to_console;
+mod locale;
+mod runcmd;
+mod scripts;
+mod seed_random;
+mod set_hostname;
+mod set_passwords;
+mod ssh;
+mod ssh_authkey_fingerprints;
+mod timezone;
+mod update_etc_hosts;
+mod users_groups;
+mod write_files;
+
+pub use registry::{lookup, registry, Frequency, ModuleSpec};
+
+use ci_distro::Distro;
+use ci_host::Host;
+use ci_state::Paths;
+use serde_json::Value;
+
+/// What a module knows about the instance (from the datasource).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceInfo {
+    pub instance_id: String,
+    /// `local-hostname` from metadata, if any.
+    pub local_hostname: Option<String>,
+    /// Public SSH keys from metadata.
+    pub public_keys: Vec<String>,
+    /// Datasource display string (`DataSourceNoCloud [seed=...]`).
+    pub datasource: String,
+    /// Datasource name (`NoCloud`, `None`, ...).
+    pub datasource_name: String,
+    /// Raw metadata mapping.
+    pub metadata: Value,
+    /// The `v1` instance-data keys, for templates.
+    pub v1: Value,
+}
+
+/// Everything a module handler gets.
+pub struct Ctx<'a> {
+    pub name: &'a str,
+    pub host: &'a Host,
+    /// The merged cloud-config (system config + vendor/user data).
+    pub cfg: &'a Value,
+    pub distro: &'a Distro,
+    pub paths: &'a Paths,
+    pub instance: &'a InstanceInfo,
+    /// Extra arguments from the module list entry or `single`.
+    pub args: &'a [String],
+    /// Our version string, as printed by `--version`.
+    pub version: &'a str,
+    /// Uptime in seconds when the stage started.
+    pub uptime: f64,
+}
+
+impl Ctx<'_> {
+    /// `cfg[key]` or `None`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.cfg.get(key)
+    }
+}
+
+/// A module failure, recorded in the stage's `errors` as upstream records it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ModuleError(pub String);
+
+impl ModuleError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        ModuleError(msg.into())
+    }
+}
+
+impl From<std::io::Error> for ModuleError {
+    fn from(e: std::io::Error) -> Self {
+        ModuleError(e.to_string())
+    }
+}
+
+impl From<ci_host::CmdError> for ModuleError {
+    fn from(e: ci_host::CmdError) -> Self {
+        ModuleError(e.to_string())
+    }
+}
+
+pub type ModResult = Result<(), ModuleError>;
+pub type Handler = fn(&Ctx) -> ModResult;

@@ -1,0 +1,7 @@
+//! `ssh`: not built yet.
+
+use crate::{Ctx, ModResult};
+
+pub fn handle(_ctx: &Ctx) -> ModResult {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Datasources and detection. Not built yet.
