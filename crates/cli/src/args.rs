@@ -1,0 +1,237 @@
+//! The command line, with upstream's subcommands, flags and exit codes
+//! (argparse usage errors exit 2; clap does the same).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloud-init",
+    disable_version_flag = true,
+    about = "cloud-init-rs: configure a cloud instance on first boot"
+)]
+pub struct Cli {
+    /// Show program's version number and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// Show additional pre-action logging (default: False).
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// Force running even if no datasource is found (use at your own risk).
+    #[arg(long = "force")]
+    pub force: bool,
+    /// Run all stages in one process (cloud-init-main.service).
+    #[arg(long = "all-stages", hide = true)]
+    pub all_stages: bool,
+    /// Work on the system rooted at DIR instead of / (cloud-init-rs).
+    #[arg(long = "root", value_name = "DIR", global = true, default_value = "/")]
+    pub root: PathBuf,
+    /// Use additional yaml configuration files.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Initialize cloud-init and perform initial modules.
+    Init(InitArgs),
+    /// Activate modules using a given configuration key.
+    Modules(ModulesArgs),
+    /// Run a single module.
+    Single(SingleArgs),
+    /// Query standardized instance metadata from the command line.
+    Query(QueryArgs),
+    /// Report cloud-init status or wait on completion.
+    Status(StatusArgs),
+    /// Remove logs and artifacts so cloud-init can re-run.
+    Clean(CleanArgs),
+    /// Validate cloud-config files using jsonschema.
+    Schema(SchemaArgs),
+    /// Devel tools.
+    Devel(DevelArgs),
+    /// List defined features.
+    Features,
+    /// Collect and tar all cloud-init debug info.
+    #[command(name = "collect-logs")]
+    CollectLogs(PassThrough),
+    /// Devel tool: Analyze cloud-init logs and data.
+    Analyze(PassThrough),
+}
+
+#[derive(Debug, Args)]
+pub struct PassThrough {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Start in local mode (default: False).
+    #[arg(short = 'l', long = "local")]
+    pub local: bool,
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Init,
+    Config,
+    Final,
+}
+
+#[derive(Debug, Args)]
+pub struct ModulesArgs {
+    /// Module configuration name to use (default: config).
+    #[arg(short = 'm', long = "mode", value_enum, default_value = "config")]
+    pub mode: Mode,
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Freq {
+    Instance,
+    Always,
+    Once,
+}
+
+#[derive(Debug, Args)]
+pub struct SingleArgs {
+    /// Module name to run.
+    #[arg(short = 'n', long = "name", required = true)]
+    pub name: String,
+    /// Frequency of the module.
+    #[arg(long = "frequency", value_enum)]
+    pub frequency: Option<Freq>,
+    /// Enable reporting.
+    #[arg(long = "report")]
+    pub report: bool,
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Any additional arguments to pass to this module.
+    pub module_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Path to instance-data.json file.
+    #[arg(short = 'i', long = "instance-data")]
+    pub instance_data: Option<PathBuf>,
+    /// Dump all available instance-data.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Optionally specify a custom output format string.
+    #[arg(short = 'f', long = "format")]
+    pub format: Option<String>,
+    /// List query keys available at the provided instance-data <varname>.
+    #[arg(short = 'l', long = "list-keys")]
+    pub list_keys: bool,
+    /// Path to user-data file.
+    #[arg(short = 'u', long = "user-data")]
+    pub user_data: Option<PathBuf>,
+    /// Path to vendor-data file.
+    #[arg(short = 'v', long = "vendor-data")]
+    pub vendor_data: Option<PathBuf>,
+    /// Add verbose messages during template render.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// A key path to query, e.g. v1.local_hostname.
+    pub varname: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Tabular,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Specify output format for cloud-id (default: tabular).
+    #[arg(long = "format", value_enum, default_value = "tabular")]
+    pub format: Format,
+    /// Report long format of statuses including run stage name and error messages.
+    #[arg(short = 'l', long = "long")]
+    pub long: bool,
+    /// Block waiting on cloud-init to complete.
+    #[arg(short = 'w', long = "wait")]
+    pub wait: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CleanConfig {
+    All,
+    #[value(name = "ssh_config")]
+    SshConfig,
+    Network,
+    Datasource,
+    Fstab,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Remove cloud-init logs.
+    #[arg(short = 'l', long = "logs")]
+    pub logs: bool,
+    /// Set the machine-id to uninitialized (systemd) or remove it.
+    #[arg(long = "machine-id")]
+    pub machine_id: bool,
+    /// Reboot system after logs are cleaned so cloud-init re-runs.
+    #[arg(short = 'r', long = "reboot")]
+    pub reboot: bool,
+    /// Remove cloud-init seed directory /var/lib/cloud/seed.
+    #[arg(short = 's', long = "seed")]
+    pub seed: bool,
+    /// Remove cloud-init generated config files of a certain type.
+    #[arg(short = 'c', long = "configs", value_enum, num_args = 1..)]
+    pub configs: Vec<CleanConfig>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[arg(short = 'c', long = "config-file")]
+    pub config_file: Option<PathBuf>,
+    #[arg(short = 't', long = "schema-type")]
+    pub schema_type: Option<String>,
+    #[arg(short = 'i', long = "instance-data")]
+    pub instance_data: Option<PathBuf>,
+    #[arg(long = "system")]
+    pub system: bool,
+    #[arg(long = "annotate")]
+    pub annotate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DevelArgs {
+    #[command(subcommand)]
+    pub command: DevelCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevelCommand {
+    /// Render a jinja-templated user-data file with instance-data.
+    Render(RenderArgs),
+    /// Convert network configuration between formats.
+    #[command(name = "net-convert")]
+    NetConvert(PassThrough),
+    /// Generate a MIME multipart user-data file.
+    #[command(name = "make-mime")]
+    MakeMime(PassThrough),
+    /// Handle hotplug events.
+    #[command(name = "hotplug-hook")]
+    HotplugHook(PassThrough),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Path to the user-data file to render.
+    pub user_data: PathBuf,
+    #[arg(short = 'i', long = "instance-data")]
+    pub instance_data: Option<PathBuf>,
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what building and testing cloud-init-rs needs on a Debian machine.
+# Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v useradd >/dev/null || need+=(passwd)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need+=(busybox-static)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+    need+=(cargo rustc)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+    echo "deps: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test suite: lint, unit and integration tests, sandbox runs on a real
+# Debian root. Installs what it needs first (as root on Debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [ "$(id -u)" = 0 ]; then
+    bash tools/deps.sh
+    # The sandbox tests provision a real Debian root; build it once (cached).
+    if root=$(bash tools/mkroot.sh); then
+        export CIRS_DEBIAN_ROOT="$root"
+    else
+        echo "test: could not build the Debian root; its sandbox tests will say so and fail" >&2
+    fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace
