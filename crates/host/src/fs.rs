@@ -45,18 +45,18 @@ fn with_path(e: io::Error, p: &Path) -> io::Error {
 
 impl Host {
     pub fn read(&self, target: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-        let p = self.path(target);
+        let p = self.resolve(target);
         fs::read(&p).map_err(|e| with_path(e, &p))
     }
 
     pub fn read_to_string(&self, target: impl AsRef<Path>) -> io::Result<String> {
-        let p = self.path(target);
+        let p = self.resolve(target);
         fs::read_to_string(&p).map_err(|e| with_path(e, &p))
     }
 
     /// `Ok(None)` when the file does not exist; other errors are returned.
     pub fn read_optional(&self, target: impl AsRef<Path>) -> io::Result<Option<Vec<u8>>> {
-        let p = self.path(target);
+        let p = self.resolve(target);
         match fs::read(&p) {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -65,7 +65,7 @@ impl Host {
     }
 
     pub fn exists(&self, target: impl AsRef<Path>) -> bool {
-        self.path(target).exists()
+        self.resolve(target).exists()
     }
 
     /// True for a path that exists or is a (possibly dangling) symlink.
@@ -74,7 +74,7 @@ impl Host {
     }
 
     pub fn is_dir(&self, target: impl AsRef<Path>) -> bool {
-        self.path(target).is_dir()
+        self.resolve(target).is_dir()
     }
 
     /// Create a directory and its parents; `mode` applies to the ones created.
@@ -162,7 +162,7 @@ impl Host {
 
     /// Names in a directory, sorted; empty if it does not exist.
     pub fn list_dir(&self, target: impl AsRef<Path>) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.path(target))
+        let mut names: Vec<String> = fs::read_dir(self.resolve(target))
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -59,22 +59,57 @@ impl Host {
     }
 
     /// Map an absolute target path to the path on this machine. `..` cannot
-    /// climb above the root.
+    /// climb above the root. Under a sandbox root, symlinks in the parent
+    /// directories are followed *inside* the root (an absolute link such as
+    /// `/var/lib/cloud/instance -> /var/lib/cloud/instances/i-1` must not lead
+    /// out to this machine's files); the last component is left as it is, so
+    /// link operations act on the link itself.
     pub fn path(&self, target: impl AsRef<Path>) -> PathBuf {
-        let mut out = self.root.clone();
-        let mut depth = 0usize;
-        for comp in target.as_ref().components() {
-            match comp {
-                Component::Normal(c) => {
-                    out.push(c);
-                    depth += 1;
-                }
-                Component::ParentDir if depth > 0 => {
-                    out.pop();
-                    depth -= 1;
-                }
-                _ => {}
+        self.map(target.as_ref(), false)
+    }
+
+    /// Like [`Host::path`], but also follows a symlink in the last component
+    /// inside the root: use it to read what a path points at.
+    pub fn resolve(&self, target: impl AsRef<Path>) -> PathBuf {
+        self.map(target.as_ref(), true)
+    }
+
+    fn map(&self, target: &Path, follow_last: bool) -> PathBuf {
+        // Components below the root, as a stack we can rewind for `..`.
+        let mut stack: Vec<std::ffi::OsString> = Vec::new();
+        let mut pending: Vec<std::ffi::OsString> = normal_parts(target);
+        pending.reverse();
+        let mut hops = 0;
+        while let Some(comp) = pending.pop() {
+            if comp == ".." {
+                stack.pop();
+                continue;
             }
+            stack.push(comp);
+            let is_last = pending.is_empty();
+            if !self.is_sandbox() || (is_last && !follow_last) || hops >= 40 {
+                continue;
+            }
+            let here = self.join_stack(&stack);
+            let Ok(dest) = std::fs::read_link(&here) else {
+                continue;
+            };
+            hops += 1;
+            stack.pop();
+            if dest.is_absolute() {
+                stack.clear();
+            }
+            let mut more = normal_parts(&dest);
+            more.reverse();
+            pending.extend(more);
+        }
+        self.join_stack(&stack)
+    }
+
+    fn join_stack(&self, stack: &[std::ffi::OsString]) -> PathBuf {
+        let mut out = self.root.clone();
+        for c in stack {
+            out.push(c);
         }
         out
     }
@@ -125,6 +160,17 @@ impl Host {
     }
 }
 
+/// The normal components of a path, keeping `..` (resolved by the caller).
+fn normal_parts(p: &Path) -> Vec<std::ffi::OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(c) => Some(c.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +184,28 @@ mod tests {
         assert!(h.is_sandbox());
         assert!(!Host::new("/").is_sandbox());
         assert_eq!(Host::new("/").path("/etc/x"), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn absolute_links_resolve_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        h.write_atomic("/var/lib/cloud/instances/i-1/sem/x", b"1", &WriteOpts::default())
+            .unwrap();
+        h.symlink("/var/lib/cloud/instances/i-1", "/var/lib/cloud/instance")
+            .unwrap();
+        assert_eq!(
+            h.path("/var/lib/cloud/instance/sem/x"),
+            d.path().join("var/lib/cloud/instances/i-1/sem/x")
+        );
+        assert_eq!(h.read_to_string("/var/lib/cloud/instance/sem/x").unwrap(), "1");
+        assert_eq!(h.path("/var/lib/cloud/instance"), d.path().join("var/lib/cloud/instance"));
+        assert_eq!(
+            h.resolve("/var/lib/cloud/instance"),
+            d.path().join("var/lib/cloud/instances/i-1")
+        );
+        assert!(h.is_dir("/var/lib/cloud/instance"));
+        assert_eq!(h.list_dir("/var/lib/cloud/instance"), vec!["sem".to_string()]);
     }
 
     #[test]
