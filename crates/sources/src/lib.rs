@@ -1,1 +1,38 @@
-//! Datasources and detection. Not built yet.
+//! Datasources: where an instance's metadata, user-data, vendor-data and
+//! network configuration come from, and the search that picks one.
+//!
+//! A [`Datasource`] only reads (files under the host root, commands through
+//! the host runner, HTTP through a [`url::UrlReader`] whose base URLs and
+//! budgets are constructor values); it never writes state. The stage runner
+//! stores what it needs from [`Datasource::to_cache`] and rebuilds it with
+//! [`from_cache`].
+
+mod blob;
+pub mod cmdline;
+mod context;
+mod datasource;
+mod deprecate;
+mod devices;
+pub mod dmi;
+mod error;
+mod merge;
+mod nocloud;
+mod none;
+mod pyfmt;
+mod registry;
+mod search;
+pub mod seed;
+pub mod url;
+mod yamlblob;
+
+pub use context::{SourceContext, SourceOptions, Stage};
+pub use datasource::{normalize_pubkey_data, Datasource, DsHostname, Dsmode, METADATA_UNKNOWN};
+pub use devices::DeviceScan;
+pub use error::SourceError;
+pub use merge::merge_many;
+pub use nocloud::NoCloud;
+pub use none::NoneSource;
+pub use registry::{by_name, from_cache, is_upstream_name, CACHE_FORMAT};
+pub use search::{find_source, not_found_message, EventResult, SearchEvent};
+
+pub use serde_json::Value;

@@ -92,8 +92,14 @@ mod tests {
             p.instance_file("sem/config_runcmd"),
             PathBuf::from("/var/lib/cloud/instances/i-abc_def/sem/config_runcmd")
         );
-        assert_eq!(p.data_file("instance-id"), PathBuf::from("/var/lib/cloud/data/instance-id"));
-        assert_eq!(p.run_file("status.json"), PathBuf::from("/run/cloud-init/status.json"));
+        assert_eq!(
+            p.data_file("instance-id"),
+            PathBuf::from("/var/lib/cloud/data/instance-id")
+        );
+        assert_eq!(
+            p.run_file("status.json"),
+            PathBuf::from("/run/cloud-init/status.json")
+        );
         assert_eq!(
             Paths::default().instance_dir(),
             PathBuf::from("/var/lib/cloud/instance")

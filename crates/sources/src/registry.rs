@@ -1,0 +1,139 @@
+//! Datasource names as they appear in `datasource_list`, and the cache.
+
+use crate::context::{SourceOptions, Stage};
+use crate::datasource::Datasource;
+use crate::error::SourceError;
+use crate::nocloud::NoCloud;
+use crate::none::NoneSource;
+use serde_json::Value;
+
+/// Version of the JSON written by [`Datasource::to_cache`].
+pub const CACHE_FORMAT: u32 = 1;
+
+/// Every datasource module upstream 25.1 ships (`DataSource<Name>.py`).
+const UPSTREAM: &[&str] = &[
+    "Akamai",
+    "AliYun",
+    "AltCloud",
+    "Azure",
+    "Bigstep",
+    "CloudCIX",
+    "CloudSigma",
+    "CloudStack",
+    "ConfigDrive",
+    "DigitalOcean",
+    "Ec2",
+    "Exoscale",
+    "GCE",
+    "Hetzner",
+    "IBMCloud",
+    "LXD",
+    "MAAS",
+    "NWCS",
+    "NoCloud",
+    "None",
+    "OVF",
+    "OpenNebula",
+    "OpenStack",
+    "Oracle",
+    "RbxCloud",
+    "Scaleway",
+    "SmartOS",
+    "UpCloud",
+    "VMware",
+    "Vultr",
+    "WSL",
+];
+
+/// The canonical upstream name for a `datasource_list` entry, matched
+/// case-insensitively, with or without the `DataSource` prefix;
+/// `nocloud-net` is NoCloud.
+pub(crate) fn canonical(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    let lower = if lower == "nocloud-net" {
+        "nocloud"
+    } else {
+        lower.as_str()
+    };
+    let bare = lower.strip_prefix("datasource").unwrap_or(lower);
+    UPSTREAM.iter().copied().find(|u| u.to_lowercase() == bare)
+}
+
+/// Whether upstream knows a datasource by this name.
+pub fn is_upstream_name(name: &str) -> bool {
+    canonical(name).is_some()
+}
+
+/// The datasource named `name` for `stage`, or `None` if it is unknown, not
+/// built yet, or does not run in that stage (`None` only runs in the
+/// network stage, as upstream's dependency lists say).
+pub fn by_name(name: &str, stage: Stage, opts: &SourceOptions) -> Option<Box<dyn Datasource>> {
+    match canonical(name)? {
+        "NoCloud" => Some(Box::new(NoCloud::new(stage, opts.clone()))),
+        "None" if stage == Stage::Network => Some(Box::new(NoneSource::new(stage))),
+        _ => None,
+    }
+}
+
+/// Rebuild a datasource from [`Datasource::to_cache`] output.
+pub fn from_cache(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>, SourceError> {
+    let format = v.get("format").and_then(Value::as_u64);
+    if format != Some(u64::from(CACHE_FORMAT)) {
+        return Err(SourceError::Cache(format!(
+            "unsupported cache format {}",
+            v.get("format")
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "(missing)".into())
+        )));
+    }
+    let stage = v
+        .get("stage")
+        .and_then(Value::as_str)
+        .and_then(Stage::from_cache_str)
+        .ok_or_else(|| SourceError::Cache("bad or missing stage".into()))?;
+    match v.get("class").and_then(Value::as_str) {
+        Some("DataSourceNoCloud") | Some("DataSourceNoCloudNet") => {
+            Ok(Box::new(NoCloud::restore(stage, opts.clone(), v)?))
+        }
+        Some("DataSourceNone") => Ok(Box::new(NoneSource::restore(stage, v)?)),
+        other => Err(SourceError::Cache(format!(
+            "unknown datasource class {}",
+            other.unwrap_or("(missing)")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let o = SourceOptions::default();
+        for n in [
+            "NoCloud",
+            "nocloud",
+            "NOCLOUD",
+            "nocloud-net",
+            "NoCloud-Net",
+            "DataSourceNoCloud",
+        ] {
+            let ds = by_name(n, Stage::Local, &o).unwrap();
+            assert_eq!(ds.dsname(), "NoCloud", "{n}");
+            assert_eq!(ds.class_name(), "DataSourceNoCloud");
+        }
+        assert_eq!(
+            by_name("nocloud", Stage::Network, &o).unwrap().class_name(),
+            "DataSourceNoCloudNet"
+        );
+        assert!(by_name("None", Stage::Local, &o).is_none());
+        assert_eq!(
+            by_name("none", Stage::Network, &o).unwrap().class_name(),
+            "DataSourceNone"
+        );
+        assert!(by_name("Ec2", Stage::Local, &o).is_none());
+        assert!(is_upstream_name("ec2"));
+        assert!(!is_upstream_name("NoCloudNet"));
+        assert!(by_name("Bogus", Stage::Local, &o).is_none());
+    }
+}

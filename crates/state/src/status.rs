@@ -1,0 +1,584 @@
+//! `cloud-init status`: what the boot is doing and how it went, computed
+//! from status.json/result.json, the boot-enable markers and (on systemd)
+//! the units' states. Text and exit codes as upstream's `cmd/status.py`.
+
+use crate::paths::Paths;
+use crate::pyjson;
+use crate::timefmt;
+use ci_host::{Cmd, Host};
+use serde_json::{json, Map, Value};
+
+/// The disable marker file image makers create.
+pub const DISABLED_FILE: &str = "/etc/cloud/cloud-init.disabled";
+
+/// The units `status` inspects, in upstream's order.
+pub const UNITS: [&str; 5] = [
+    "cloud-final.service",
+    "cloud-config.service",
+    "cloud-init-network.service",
+    "cloud-init-local.service",
+    "cloud-init-main.service",
+];
+
+/// Text of the error added when a unit failed while status.json says running.
+pub const SYSTEMD_FAILURE: &str = "Failed due to systemd unit failure. Ensure all cloud-init \
+services are enabled, and check 'systemctl' or 'journalctl' for more information.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunningStatus {
+    NotStarted,
+    Running,
+    Done,
+    Disabled,
+}
+
+impl RunningStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunningStatus::NotStarted => "not started",
+            RunningStatus::Running => "running",
+            RunningStatus::Done => "done",
+            RunningStatus::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Error,
+    Degraded,
+    Healthy,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Error => "error",
+            Condition::Degraded => "degraded",
+            Condition::Healthy => "healthy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootStatusCode {
+    DisabledByGenerator,
+    DisabledByKernelCmdline,
+    DisabledByMarkerFile,
+    DisabledByEnvVariable,
+    EnabledByGenerator,
+    EnabledByKernelCmdline,
+    EnabledBySysvinit,
+    Unknown,
+}
+
+impl BootStatusCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootStatusCode::DisabledByGenerator => "disabled-by-generator",
+            BootStatusCode::DisabledByKernelCmdline => "disabled-by-kernel-command-line",
+            BootStatusCode::DisabledByMarkerFile => "disabled-by-marker-file",
+            BootStatusCode::DisabledByEnvVariable => "disabled-by-environment-variable",
+            BootStatusCode::EnabledByGenerator => "enabled-by-generator",
+            BootStatusCode::EnabledByKernelCmdline => "enabled-by-kernel-command-line",
+            BootStatusCode::EnabledBySysvinit => "enabled-by-sysvinit",
+            BootStatusCode::Unknown => "unknown",
+        }
+    }
+
+    pub fn is_disabled(self) -> bool {
+        matches!(
+            self,
+            BootStatusCode::DisabledByGenerator
+                | BootStatusCode::DisabledByKernelCmdline
+                | BootStatusCode::DisabledByMarkerFile
+                | BootStatusCode::DisabledByEnvVariable
+        )
+    }
+}
+
+/// What `status` needs from systemd. The CLI answers with `systemctl`
+/// ([`Systemctl`]); tests script it.
+pub trait Systemd {
+    /// Output of `systemctl show-environment`, `None` if it failed.
+    fn show_environment(&self) -> Option<String>;
+    /// Output of `systemctl show --property=ActiveState,UnitFileState,SubState,MainPID UNIT`,
+    /// or the error text when systemctl failed.
+    fn show_unit(&self, unit: &str) -> Result<String, String>;
+}
+
+/// [`Systemd`] through `systemctl` on the host. With `wait`, a failing
+/// systemctl is retried every 0.25 s as upstream does while waiting.
+pub struct Systemctl<'a> {
+    pub host: &'a Host,
+    pub wait: bool,
+}
+
+impl Systemctl<'_> {
+    fn query(&self, args: &[&str]) -> Result<String, String> {
+        let mut argv = vec!["systemctl"];
+        argv.extend_from_slice(args);
+        loop {
+            match self.host.run(&Cmd::new(argv.clone())) {
+                Ok(out) => return Ok(out.stdout_str().trim().to_string()),
+                Err(e) if !self.wait => return Err(e.to_string()),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+            }
+        }
+    }
+}
+
+impl Systemd for Systemctl<'_> {
+    fn show_environment(&self) -> Option<String> {
+        self.query(&["show-environment"]).ok()
+    }
+    fn show_unit(&self, unit: &str) -> Result<String, String> {
+        self.query(&[
+            "show",
+            "--property=ActiveState,UnitFileState,SubState,MainPID",
+            unit,
+        ])
+    }
+}
+
+/// `distros.uses_systemd`: `/run/systemd/system` is a directory (under the
+/// root, so a sandbox root reads as "not systemd", as upstream in a chroot).
+pub fn uses_systemd(host: &Host) -> bool {
+    std::fs::symlink_metadata(host.path("/run/systemd/system"))
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+}
+
+/// Everything besides files that `status` looks at.
+pub struct StatusEnv<'a> {
+    pub uses_systemd: bool,
+    /// The kernel command line (`host.kernel_cmdline()`).
+    pub cmdline: String,
+    /// The `KERNEL_CMDLINE` environment variable.
+    pub env_kernel_cmdline: Option<String>,
+    pub systemd: &'a dyn Systemd,
+}
+
+/// `get_bootstatus`: (code, reason), first match wins.
+pub fn boot_status(host: &Host, paths: &Paths, env: &StatusEnv) -> (BootStatusCode, String) {
+    let parts: Vec<&str> = env.cmdline.split_whitespace().collect();
+    if !env.uses_systemd {
+        return (
+            BootStatusCode::EnabledBySysvinit,
+            "Cloud-init enabled on sysvinit".into(),
+        );
+    }
+    if parts.contains(&"cloud-init=enabled") {
+        return (
+            BootStatusCode::EnabledByKernelCmdline,
+            "Cloud-init enabled by kernel command line cloud-init=enabled".into(),
+        );
+    }
+    if host.exists(DISABLED_FILE) {
+        return (
+            BootStatusCode::DisabledByMarkerFile,
+            format!("Cloud-init disabled by {DISABLED_FILE}"),
+        );
+    }
+    if parts.contains(&"cloud-init=disabled") {
+        return (
+            BootStatusCode::DisabledByKernelCmdline,
+            "Cloud-init disabled by kernel parameter cloud-init=disabled".into(),
+        );
+    }
+    let env_disabled = env
+        .env_kernel_cmdline
+        .as_deref()
+        .is_some_and(|v| v.contains("cloud-init=disabled"))
+        || env
+            .systemd
+            .show_environment()
+            .is_some_and(|v| v.contains("cloud-init=disabled"));
+    if env_disabled {
+        return (
+            BootStatusCode::DisabledByEnvVariable,
+            "Cloud-init disabled by environment variable KERNEL_CMDLINE=cloud-init=disabled".into(),
+        );
+    }
+    if host.exists(paths.run_file("disabled")) {
+        return (
+            BootStatusCode::DisabledByGenerator,
+            "Cloud-init disabled by cloud-init-generator".into(),
+        );
+    }
+    if host.exists(paths.run_file("enabled")) {
+        return (
+            BootStatusCode::EnabledByGenerator,
+            "Cloud-init enabled by systemd cloud-init-generator".into(),
+        );
+    }
+    (
+        BootStatusCode::Unknown,
+        "Systemd generator may not have run yet.".into(),
+    )
+}
+
+/// `systemd_failed`: true when a cloud-init unit is not enabled or failed
+/// while status.json still says running. Returns the warning to print on
+/// stderr when systemctl could not be asked.
+pub fn systemd_failed(sd: &dyn Systemd) -> (bool, Option<String>) {
+    for unit in UNITS {
+        let out = match sd.show_unit(unit) {
+            Ok(o) => o,
+            Err(e) => {
+                return (
+                    false,
+                    Some(format!(
+                        "Failed to get status from systemd. Cloud-init status may be inaccurate. \
+                         Error from systemctl: {e}"
+                    )),
+                )
+            }
+        };
+        let get = |k: &str| -> String {
+            out.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(a, _)| a.trim() == k)
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let file_state = get("UnitFileState");
+        if !(file_state.starts_with("enabled") || file_state == "static") {
+            return (true, None);
+        }
+        let (active, sub) = (get("ActiveState"), get("SubState"));
+        if active == "active" {
+            if sub == "exited" {
+                continue;
+            }
+            if sub == "running" && get("MainPID") == "0" {
+                return (false, None);
+            }
+        } else if active == "failed" || sub == "failed" {
+            return (true, None);
+        }
+        return (false, None);
+    }
+    (false, None)
+}
+
+/// The result of `get_status_details`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusDetails {
+    pub running: RunningStatus,
+    pub condition: Condition,
+    pub boot_status_code: BootStatusCode,
+    pub description: String,
+    pub errors: Vec<String>,
+    /// Aggregated over stages, levels in first-seen order.
+    pub recoverable_errors: Vec<(String, Vec<String>)>,
+    /// `%a, %d %b %Y %H:%M:%S %z` of the latest start/finish, or empty.
+    pub last_update: String,
+    /// `ec2`, `nocloud`, ...; JSON `null` when status.json says null, `""` when unknown.
+    pub datasource: Value,
+    /// status.json `v1` without `datasource`.
+    pub v1: Map<String, Value>,
+    /// A message upstream prints on stderr (systemctl failed).
+    pub stderr: Option<String>,
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn num(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// `get_status_details`.
+pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDetails {
+    let status_file = paths.run_file("status.json");
+    let result_file = paths.run_file("result.json");
+    let (code, boot_description) = boot_status(host, paths, env);
+    let mut v1: Map<String, Value> = host
+        .read_to_string(&status_file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|d| d.get("v1").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+
+    let datasource = match v1.get("datasource") {
+        Some(Value::String(s)) if !s.is_empty() => {
+            let first = s.split(' ').next().unwrap_or_default();
+            Value::String(first.to_lowercase().replace("datasource", ""))
+        }
+        Some(other) => other.clone(),
+        None => Value::String(String::new()),
+    };
+    let mut description = match (v1.get("datasource"), v1.get("stage")) {
+        (Some(ds), _) if truthy(ds) => text(ds),
+        (_, Some(stage)) if truthy(stage) => format!("Running in stage: {}", text(stage)),
+        _ => boot_description,
+    };
+
+    let latest = v1
+        .values()
+        .filter_map(Value::as_object)
+        .map(|st| num(st.get("start")).max(num(st.get("finished"))))
+        .fold(0.0_f64, f64::max);
+    let last_update = if latest != 0.0 {
+        timefmt::rfc2822(latest)
+    } else {
+        String::new()
+    };
+
+    let mut errors: Vec<String> = Vec::new();
+    let mut recoverable: Vec<(String, Vec<String>)> = Vec::new();
+    let mut keys: Vec<&String> = v1.keys().collect();
+    keys.sort();
+    for k in keys {
+        let Some(st) = v1.get(k).and_then(Value::as_object) else {
+            continue;
+        };
+        if let Some(errs) = st.get("errors").and_then(Value::as_array) {
+            errors.extend(errs.iter().map(text));
+        }
+        if let Some(rec) = st.get("recoverable_errors").and_then(Value::as_object) {
+            for (level, msgs) in rec {
+                let msgs: Vec<String> = msgs
+                    .as_array()
+                    .map(|a| a.iter().map(text).collect())
+                    .unwrap_or_default();
+                match recoverable.iter_mut().find(|(l, _)| l == level) {
+                    Some((_, list)) => list.extend(msgs),
+                    None => recoverable.push((level.clone(), msgs)),
+                }
+            }
+        }
+    }
+    let mut condition = if !errors.is_empty() {
+        Condition::Error
+    } else if !recoverable.is_empty() {
+        Condition::Degraded
+    } else {
+        Condition::Healthy
+    };
+
+    let mut running = if code.is_disabled() {
+        RunningStatus::Disabled
+    } else if host.exists(&status_file) && !host.exists(&result_file) {
+        RunningStatus::Running
+    } else if latest > 0.0 {
+        RunningStatus::Done
+    } else {
+        RunningStatus::NotStarted
+    };
+
+    let mut stderr = None;
+    if running == RunningStatus::Running && env.uses_systemd {
+        let (failed, warning) = systemd_failed(env.systemd);
+        stderr = warning;
+        if failed {
+            running = RunningStatus::Done;
+            condition = Condition::Error;
+            description = "Failed due to systemd unit failure".into();
+            errors.push(SYSTEMD_FAILURE.into());
+        }
+    }
+    v1.remove("datasource");
+    StatusDetails {
+        running,
+        condition,
+        boot_status_code: code,
+        description,
+        errors,
+        recoverable_errors: recoverable,
+        last_update,
+        datasource,
+        v1,
+        stderr,
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+    }
+}
+
+/// `translate_status`: (status, extended_status).
+pub fn translate(running: RunningStatus, condition: Condition) -> (String, String) {
+    match condition {
+        Condition::Error => ("error".into(), format!("error - {}", running.as_str())),
+        Condition::Degraded if matches!(running, RunningStatus::Done | RunningStatus::Running) => (
+            running.as_str().into(),
+            format!("degraded {}", running.as_str()),
+        ),
+        _ => (running.as_str().into(), running.as_str().into()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Tabular,
+    Json,
+    Yaml,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "tabular" => Some(Format::Tabular),
+            "json" => Some(Format::Json),
+            "yaml" => Some(Format::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// The dict upstream prints for json/yaml (`details_dict`).
+pub fn details_value(d: &StatusDetails) -> Value {
+    let (status, extended) = translate(d.running, d.condition);
+    let rec: Map<String, Value> = d
+        .recoverable_errors
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let mut m = Map::new();
+    m.insert("datasource".into(), d.datasource.clone());
+    m.insert(
+        "boot_status_code".into(),
+        json!(d.boot_status_code.as_str()),
+    );
+    m.insert("status".into(), json!(status));
+    m.insert("extended_status".into(), json!(extended));
+    m.insert("detail".into(), json!(d.description));
+    m.insert("errors".into(), json!(d.errors));
+    m.insert("recoverable_errors".into(), Value::Object(rec));
+    m.insert("last_update".into(), json!(d.last_update));
+    for (k, v) in &d.v1 {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// `print_status`: the exact stdout text (with its final newline).
+pub fn render(d: &StatusDetails, format: Format, long: bool) -> String {
+    let (status, extended) = translate(d.running, d.condition);
+    match format {
+        Format::Tabular => {
+            let mut out = format!("status: {status}\n");
+            if long {
+                let last_update = if d.last_update.is_empty() {
+                    String::new()
+                } else {
+                    format!("last_update: {}\n", d.last_update)
+                };
+                let errors = if d.errors.is_empty() {
+                    " []".to_string()
+                } else {
+                    format!("\n\t- {}", d.errors.join("\n\t- "))
+                };
+                let recoverable = if d.recoverable_errors.is_empty() {
+                    " {}".to_string()
+                } else {
+                    let blocks: Vec<String> = d
+                        .recoverable_errors
+                        .iter()
+                        .map(|(k, v)| {
+                            let msgs: Vec<String> =
+                                v.iter().map(|m| m.replace('\n', " ")).collect();
+                            format!("{k}:\n\t- {}", msgs.join("\n\t- "))
+                        })
+                        .collect();
+                    format!("\n{}", blocks.join("\n"))
+                };
+                out.push_str(&format!(
+                    "extended_status: {extended}\nboot_status_code: {}\n{last_update}detail: {}\nerrors:{errors}\nrecoverable_errors:{recoverable}\n",
+                    d.boot_status_code.as_str(),
+                    d.description
+                ));
+            }
+            out
+        }
+        Format::Json => pyjson::dumps(&details_value(d), &pyjson::STATUS) + "\n",
+        Format::Yaml => ci_yaml::dumps(&details_value(d)) + "\n",
+    }
+}
+
+/// Exit code of `status`: 1 error, 2 degraded, else 0.
+pub fn exit_code(d: &StatusDetails) -> i32 {
+    match d.condition {
+        Condition::Error => 1,
+        Condition::Degraded => 2,
+        Condition::Healthy => 0,
+    }
+}
+
+/// The outcome of `cloud-init status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusOutput {
+    pub stdout: String,
+    /// Lines upstream writes to stderr (systemctl problems).
+    pub stderr: String,
+    pub exit_code: i32,
+    pub details: StatusDetails,
+}
+
+/// Options of `cloud-init status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusArgs {
+    pub format: Format,
+    pub long: bool,
+    pub wait: bool,
+}
+
+/// `cloud-init status [--format F] [--long] [--wait]`. With `wait`, polls
+/// while not started/running, calling `sleep()` between polls (upstream
+/// sleeps 0.25 s) and writing a `.` per poll in tabular mode (the dots come
+/// first in stdout, without newline). `progress` receives each dot as it is
+/// due, for callers that stream output; the returned stdout repeats them.
+pub fn run_status(
+    host: &Host,
+    paths: &Paths,
+    env: &StatusEnv,
+    args: StatusArgs,
+    sleep: &mut dyn FnMut(),
+    progress: &mut dyn FnMut(&str),
+) -> StatusOutput {
+    let StatusArgs { format, long, wait } = args;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let note = |d: &StatusDetails, stderr: &mut String| {
+        if let Some(e) = &d.stderr {
+            stderr.push_str(e);
+            stderr.push('\n');
+        }
+    };
+    let mut details = status_details(host, paths, env);
+    note(&details, &mut stderr);
+    if wait {
+        while matches!(
+            details.running,
+            RunningStatus::NotStarted | RunningStatus::Running
+        ) {
+            if format == Format::Tabular {
+                stdout.push('.');
+                progress(".");
+            }
+            details = status_details(host, paths, env);
+            note(&details, &mut stderr);
+            sleep();
+        }
+    }
+    stdout.push_str(&render(&details, format, long));
+    StatusOutput {
+        stdout,
+        stderr,
+        exit_code: exit_code(&details),
+        details,
+    }
+}

@@ -1,0 +1,132 @@
+//! Fetching `#include` URLs: plain HTTP with upstream's retry loop, and
+//! local paths / `file://` URLs read through the [`Host`].
+
+use ci_host::Host;
+use std::time::Duration;
+
+/// Where `#include` content comes from. `Err` carries upstream's message
+/// (e.g. `404 Client Error: Not Found for url: http://...`).
+pub trait Fetcher {
+    fn get(&self, url: &str) -> Result<Vec<u8>, String>;
+}
+
+/// Upstream's include fetcher: `timeout` per attempt, `retries` extra
+/// attempts after the first, `retry_delay` between attempts (upstream:
+/// 5 s, 10 retries, 1 s). Local paths are read under `host`'s root.
+pub struct HttpFetcher {
+    host: Option<Host>,
+    timeout: Duration,
+    retries: u32,
+    retry_delay: Duration,
+}
+
+impl HttpFetcher {
+    pub fn new(timeout: Duration, retries: u32, retry_delay: Duration) -> Self {
+        HttpFetcher {
+            host: None,
+            timeout,
+            retries,
+            retry_delay,
+        }
+    }
+
+    /// Upstream's values for `#include`: 5 s timeout, 10 retries, 1 s apart.
+    pub fn upstream_include() -> Self {
+        Self::new(Duration::from_secs(5), 10, Duration::from_secs(1))
+    }
+
+    /// Read local paths and `file://` URLs under this host's root.
+    pub fn with_host(mut self, host: Host) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
+        let Some(host) = &self.host else {
+            return Err(format!(
+                "[Errno 2] No such file or directory: '{path}' (no host root for local includes)"
+            ));
+        };
+        host.read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("[Errno 2] No such file or directory: '{path}'")
+            }
+            _ => format!("{e}"),
+        })
+    }
+
+    fn attempt(&self, agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
+        let mut resp = agent.get(url).call().map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains(url) {
+                msg
+            } else {
+                format!("{msg} for url: {url}")
+            }
+        })?;
+        let status = resp.status();
+        if status.as_u16() >= 400 {
+            let class = if status.as_u16() < 500 {
+                "Client"
+            } else {
+                "Server"
+            };
+            return Err(format!(
+                "{} {class} Error: {} for url: {url}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ));
+        }
+        if !(200..300).contains(&status.as_u16()) {
+            return Err(format!(
+                "Fetching from {url} resulted in a invalid http code of {}",
+                status.as_u16()
+            ));
+        }
+        resp.body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| format!("{e} for url: {url}"))
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+        let url = url.trim_start();
+        if url.starts_with('/') {
+            return self.read_local(url);
+        }
+        if let Some(rest) = url.strip_prefix("file://") {
+            // file://host/path: only the path matters, as urlparse's .path.
+            let path = match rest.find('/') {
+                Some(i) => &rest[i..],
+                None => "",
+            };
+            return self.read_local(path);
+        }
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            // The caller has warned "Attempting unknown protocol" already.
+            return Err(format!("No connection adapters were found for '{url}'"));
+        }
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(self.timeout))
+            .http_status_as_error(false)
+            .user_agent(format!("Cloud-Init/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let agent = ureq::Agent::new_with_config(config);
+        let mut last = String::new();
+        for attempt in 0..=self.retries {
+            match self.attempt(&agent, url) {
+                Ok(body) => return Ok(body),
+                // Upstream does not retry a response it got (e.g. a 3xx left over).
+                Err(e) if e.starts_with("Fetching from ") => return Err(e),
+                Err(e) => last = e,
+            }
+            if attempt < self.retries && !self.retry_delay.is_zero() {
+                std::thread::sleep(self.retry_delay);
+            }
+        }
+        Err(last)
+    }
+}
