@@ -3,9 +3,10 @@
 //! Upstream logs them at its own DEPRECATED level (35, between WARNING and
 //! ERROR), which counts as a recoverable error in status.json. The `log`
 //! crate has no such level, so they go out as warnings with target
-//! `deprecated`; the logger maps that target back to `DEPRECATED`.
+//! `DEPRECATED:lifecycle.py`; ci-state's logger maps that prefix back to
+//! `DEPRECATED` and prints the file name after it.
 
-pub(crate) const TARGET: &str = "deprecated";
+pub(crate) const TARGET: &str = "DEPRECATED:lifecycle.py";
 
 /// `"<what> is deprecated in <since> and scheduled to be removed in <since+5y>. <extra>"`.
 pub(crate) fn message(what: &str, since: &str, extra: &str) -> String {

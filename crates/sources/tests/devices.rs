@@ -180,7 +180,7 @@ fn custom_label_and_no_label() {
     );
     let recs = common::records();
     assert!(recs.iter().any(|(l, t, m)| *l == log::Level::Warn
-        && t == "deprecated"
+        && t == "DEPRECATED:lifecycle.py"
         && m == "Custom fs_label keys is deprecated in 24.3 and scheduled to be removed in 29.3. This key isn't supported by ds-identify."));
 
     // fs_label: null turns the disk search off.

@@ -258,7 +258,7 @@ fn legacy_eni_is_kept_raw() {
     assert_eq!(ds.network_config(), None);
     common::capture();
     assert_eq!(ds.legacy_eni(), Some("auto eth0\niface eth0 inet dhcp\n"));
-    assert_eq!(common::records()[0].1, "deprecated");
+    assert_eq!(common::records()[0].1, "DEPRECATED:lifecycle.py");
     // A network-config file takes precedence over the ENI text.
     common::write(
         &host,
