@@ -1,3 +1,3 @@
 fn main() {
-    println!("cloud-init-rs");
+    std::process::exit(ci_cli::main_cloud_init());
 }

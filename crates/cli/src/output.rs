@@ -26,8 +26,14 @@ pub fn parse_target(spec: &str) -> Option<Sink> {
     if let Some(rest) = s.strip_prefix('|') {
         let words: Vec<&str> = rest.split_whitespace().collect();
         return match words.as_slice() {
-            ["tee", "-a", path] => Some(Sink { path: path.to_string(), append: true }),
-            ["tee", path] => Some(Sink { path: path.to_string(), append: false }),
+            ["tee", "-a", path] => Some(Sink {
+                path: path.to_string(),
+                append: true,
+            }),
+            ["tee", path] => Some(Sink {
+                path: path.to_string(),
+                append: false,
+            }),
             _ => {
                 log::debug!("output pipeline {s:?} is not supported; output not redirected");
                 None
@@ -35,9 +41,15 @@ pub fn parse_target(spec: &str) -> Option<Sink> {
         };
     }
     if let Some(path) = s.strip_prefix(">>") {
-        return Some(Sink { path: path.trim().to_string(), append: true });
+        return Some(Sink {
+            path: path.trim().to_string(),
+            append: true,
+        });
     }
-    s.strip_prefix('>').map(|path| Sink { path: path.trim().to_string(), append: false })
+    s.strip_prefix('>').map(|path| Sink {
+        path: path.trim().to_string(),
+        append: false,
+    })
 }
 
 /// The output target for a stage (`init`, `config`, `final`), from the
@@ -105,11 +117,17 @@ mod tests {
         let cfg = json!({"output": {"all": "| tee -a /var/log/cloud-init-output.log"}});
         assert_eq!(
             stage_target(&cfg, "init"),
-            Some(Sink { path: "/var/log/cloud-init-output.log".into(), append: true })
+            Some(Sink {
+                path: "/var/log/cloud-init-output.log".into(),
+                append: true
+            })
         );
         let cfg = json!({"output": {"init": {"output": "> /var/log/x.log", "error": "&1"}, "all": ">> /a"}});
         assert_eq!(stage_target(&cfg, "init").map(|s| s.append), Some(false));
-        assert_eq!(stage_target(&cfg, "final").map(|s| s.path), Some("/a".to_string()));
+        assert_eq!(
+            stage_target(&cfg, "final").map(|s| s.path),
+            Some("/a".to_string())
+        );
         assert_eq!(parse_target("| logger -t x"), None);
         assert_eq!(stage_target(&json!({}), "init"), None);
     }

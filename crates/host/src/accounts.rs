@@ -110,8 +110,12 @@ mod tests {
             &WriteOpts::default(),
         )
         .unwrap();
-        h.write_atomic("/etc/group", b"root:x:0:\nstaff:x:50:bob,al\n", &WriteOpts::default())
-            .unwrap();
+        h.write_atomic(
+            "/etc/group",
+            b"root:x:0:\nstaff:x:50:bob,al\n",
+            &WriteOpts::default(),
+        )
+        .unwrap();
         assert_eq!(h.resolve_owner("bob:staff"), Ok((Some(1001), Some(50))));
         assert_eq!(h.resolve_owner("root"), Ok((Some(0), None)));
         assert_eq!(h.resolve_owner("nobody"), Err("nobody".to_string()));

@@ -97,7 +97,12 @@ impl Host {
     }
 
     /// Append to a file (created with `opts.mode` if missing).
-    pub fn append(&self, target: impl AsRef<Path>, data: &[u8], opts: &WriteOpts) -> io::Result<()> {
+    pub fn append(
+        &self,
+        target: impl AsRef<Path>,
+        data: &[u8],
+        opts: &WriteOpts,
+    ) -> io::Result<()> {
         let p = self.path(target);
         let res = (|| {
             if let Some(parent) = p.parent() {
@@ -178,7 +183,12 @@ impl Host {
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| with_path(e, &p))
     }
 
-    pub fn chown(&self, target: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    pub fn chown(
+        &self,
+        target: impl AsRef<Path>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<()> {
         let p = self.path(target);
         std::os::unix::fs::lchown(&p, uid, gid).map_err(|e| with_path(e, &p))
     }
@@ -247,8 +257,10 @@ mod tests {
     fn atomic_write_sets_mode_and_replaces() {
         let d = tempfile::tempdir().unwrap();
         let h = Host::new(d.path());
-        h.write_atomic("/a/b/c.txt", b"one", &WriteOpts::mode(0o600)).unwrap();
-        h.write_atomic("/a/b/c.txt", b"two", &WriteOpts::mode(0o640)).unwrap();
+        h.write_atomic("/a/b/c.txt", b"one", &WriteOpts::mode(0o600))
+            .unwrap();
+        h.write_atomic("/a/b/c.txt", b"two", &WriteOpts::mode(0o640))
+            .unwrap();
         assert_eq!(h.read_to_string("/a/b/c.txt").unwrap(), "two");
         let md = std::fs::metadata(h.path("/a/b/c.txt")).unwrap();
         assert_eq!(md.mode() & 0o7777, 0o640);
@@ -262,8 +274,10 @@ mod tests {
         h.append("/log", b"a\n", &WriteOpts::mode(0o600)).unwrap();
         h.append("/log", b"b\n", &WriteOpts::mode(0o600)).unwrap();
         assert_eq!(h.read_to_string("/log").unwrap(), "a\nb\n");
-        h.symlink("instances/i-1", "/var/lib/cloud/instance").unwrap();
-        h.symlink("instances/i-2", "/var/lib/cloud/instance").unwrap();
+        h.symlink("instances/i-1", "/var/lib/cloud/instance")
+            .unwrap();
+        h.symlink("instances/i-2", "/var/lib/cloud/instance")
+            .unwrap();
         assert_eq!(
             h.read_link("/var/lib/cloud/instance").unwrap(),
             PathBuf::from("instances/i-2")

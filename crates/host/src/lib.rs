@@ -146,7 +146,9 @@ impl Host {
     /// absent or empty. Keys use the sysfs names (`sys_vendor`,
     /// `product_name`, `product_serial`, `product_uuid`, `chassis_asset_tag`).
     pub fn dmi(&self, key: &str) -> Option<String> {
-        let v = self.read_to_string(format!("/sys/class/dmi/id/{key}")).ok()?;
+        let v = self
+            .read_to_string(format!("/sys/class/dmi/id/{key}"))
+            .ok()?;
         let v = v.trim().to_string();
         (!v.is_empty()).then_some(v)
     }
@@ -190,22 +192,35 @@ mod tests {
     fn absolute_links_resolve_inside_the_root() {
         let d = tempfile::tempdir().unwrap();
         let h = Host::new(d.path());
-        h.write_atomic("/var/lib/cloud/instances/i-1/sem/x", b"1", &WriteOpts::default())
-            .unwrap();
+        h.write_atomic(
+            "/var/lib/cloud/instances/i-1/sem/x",
+            b"1",
+            &WriteOpts::default(),
+        )
+        .unwrap();
         h.symlink("/var/lib/cloud/instances/i-1", "/var/lib/cloud/instance")
             .unwrap();
         assert_eq!(
             h.path("/var/lib/cloud/instance/sem/x"),
             d.path().join("var/lib/cloud/instances/i-1/sem/x")
         );
-        assert_eq!(h.read_to_string("/var/lib/cloud/instance/sem/x").unwrap(), "1");
-        assert_eq!(h.path("/var/lib/cloud/instance"), d.path().join("var/lib/cloud/instance"));
+        assert_eq!(
+            h.read_to_string("/var/lib/cloud/instance/sem/x").unwrap(),
+            "1"
+        );
+        assert_eq!(
+            h.path("/var/lib/cloud/instance"),
+            d.path().join("var/lib/cloud/instance")
+        );
         assert_eq!(
             h.resolve("/var/lib/cloud/instance"),
             d.path().join("var/lib/cloud/instances/i-1")
         );
         assert!(h.is_dir("/var/lib/cloud/instance"));
-        assert_eq!(h.list_dir("/var/lib/cloud/instance"), vec!["sem".to_string()]);
+        assert_eq!(
+            h.list_dir("/var/lib/cloud/instance"),
+            vec!["sem".to_string()]
+        );
     }
 
     #[test]

@@ -145,7 +145,10 @@ impl Runner for RealRunner {
         }
         argv.extend(cmd.argv.iter().cloned());
         let (prog, args) = argv.split_first().ok_or(CmdError::Empty)?;
-        log::debug!("Running command {} with allowed return codes [0]", cmd.display());
+        log::debug!(
+            "Running command {} with allowed return codes [0]",
+            cmd.display()
+        );
         let mut c = Command::new(prog);
         c.args(args)
             .stdin(if cmd.stdin.is_some() {
@@ -178,8 +181,7 @@ impl Runner for RealRunner {
 
 fn exit_code(st: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    st.code()
-        .unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
 /// Records every command and answers with a scripted result (tests).
@@ -239,7 +241,9 @@ mod tests {
     #[test]
     fn real_runner_captures_and_fails() {
         let h = Host::new("/");
-        let out = h.run(&Cmd::new(["sh", "-c", "cat; echo err >&2"]).stdin("hi")).unwrap();
+        let out = h
+            .run(&Cmd::new(["sh", "-c", "cat; echo err >&2"]).stdin("hi"))
+            .unwrap();
         assert_eq!(out.stdout_str(), "hi");
         let err = h.run(&Cmd::new(["sh", "-c", "exit 3"])).unwrap_err();
         assert!(matches!(err, CmdError::Failed { status: 3, .. }));

@@ -8,23 +8,36 @@
 //! upstream records as a module error.
 
 pub mod registry;
+pub mod runner;
 pub mod util;
 
 mod bootcmd;
 mod final_message;
+mod hostname_util;
 mod keys_to_console;
 mod locale;
+mod pyval;
 mod runcmd;
+mod runparts;
 mod scripts;
 mod seed_random;
 mod set_hostname;
 mod set_passwords;
 mod ssh;
 mod ssh_authkey_fingerprints;
+mod sysconfig;
+mod template;
+#[cfg(test)]
+mod testutil;
 mod timezone;
 mod update_etc_hosts;
 mod users_groups;
 mod write_files;
+
+// Shared by the user and SSH modules.
+mod digest;
+mod sshutil;
+mod ugutil;
 
 pub use registry::{lookup, registry, Frequency, ModuleSpec};
 

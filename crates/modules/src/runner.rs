@@ -25,7 +25,9 @@ pub fn parse_module_list(v: Option<&Value>, section: &str) -> Vec<ModuleEntry> {
         Some(Value::Array(a)) => a.as_slice(),
         None | Some(Value::Null) => return Vec::new(),
         Some(other) => {
-            log::warn!("Failed to read '{section}' item configuration: expected a list, got {other}");
+            log::warn!(
+                "Failed to read '{section}' item configuration: expected a list, got {other}"
+            );
             return Vec::new();
         }
     };
@@ -39,7 +41,10 @@ pub fn parse_module_list(v: Option<&Value>, section: &str) -> Vec<ModuleEntry> {
             }),
             Value::Array(parts) => match parts.split_first() {
                 Some((Value::String(name), rest)) => {
-                    let frequency = rest.first().and_then(Value::as_str).and_then(Frequency::parse);
+                    let frequency = rest
+                        .first()
+                        .and_then(Value::as_str)
+                        .and_then(Frequency::parse);
                     let args = rest.iter().skip(1).map(value_word).collect();
                     Some(ModuleEntry {
                         name: name.trim().to_string(),
@@ -49,14 +54,20 @@ pub fn parse_module_list(v: Option<&Value>, section: &str) -> Vec<ModuleEntry> {
                 }
                 _ => None,
             },
-            Value::Object(m) => m.get("name").and_then(Value::as_str).map(|name| ModuleEntry {
-                name: name.trim().to_string(),
-                frequency: m.get("frequency").and_then(Value::as_str).and_then(Frequency::parse),
-                args: match m.get("args") {
-                    Some(Value::Array(a)) => a.iter().map(value_word).collect(),
-                    _ => Vec::new(),
-                },
-            }),
+            Value::Object(m) => m
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|name| ModuleEntry {
+                    name: name.trim().to_string(),
+                    frequency: m
+                        .get("frequency")
+                        .and_then(Value::as_str)
+                        .and_then(Frequency::parse),
+                    args: match m.get("args") {
+                        Some(Value::Array(a)) => a.iter().map(value_word).collect(),
+                        _ => Vec::new(),
+                    },
+                }),
             _ => None,
         };
         match entry {
@@ -139,7 +150,10 @@ impl StageReport {
 }
 
 fn py_repr_exception(msg: &str) -> String {
-    format!("RuntimeError('{}')", msg.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!(
+        "RuntimeError('{}')",
+        msg.replace('\\', "\\\\").replace('\'', "\\'")
+    )
 }
 
 fn has_any_key(cfg: &Value, keys: &[&str]) -> bool {
@@ -172,7 +186,9 @@ pub fn run_modules(
         };
         if !spec.activate_keys.is_empty() && !has_any_key(env.cfg, spec.activate_keys) {
             skipped_no_cfg.push(spec.name.to_string());
-            report.outcomes.push((spec.name.to_string(), Outcome::Skipped));
+            report
+                .outcomes
+                .push((spec.name.to_string(), Outcome::Skipped));
             continue;
         }
         let outcome = run_one(env, spec, entry, sems, events, forced);
@@ -196,7 +212,8 @@ fn run_one(
     forced: Option<Frequency>,
 ) -> Outcome {
     let Some(handler) = spec.handler else {
-        let asked = has_any_key(env.cfg, spec.activate_keys) || has_any_key(env.cfg, spec.watched_keys);
+        let asked =
+            has_any_key(env.cfg, spec.activate_keys) || has_any_key(env.cfg, spec.watched_keys);
         if asked {
             log::warn!(
                 "Module {} is not supported by cloud-init-rs yet; its configuration was ignored",
@@ -204,7 +221,10 @@ fn run_one(
             );
             return Outcome::NotBuilt;
         }
-        log::debug!("Module {} is not built in cloud-init-rs; nothing configured for it", spec.name);
+        log::debug!(
+            "Module {} is not built in cloud-init-rs; nothing configured for it",
+            spec.name
+        );
         return Outcome::Skipped;
     };
     let freq = forced.or(entry.frequency).unwrap_or(spec.frequency);
@@ -213,12 +233,22 @@ fn run_one(
     let event = format!("{}/{run_name}", env.event_prefix);
     if freq != Frequency::Always && sems.has_run(&sem_name, freq) {
         log::debug!("{run_name} already ran (freq={})", freq.as_str());
-        events.start(&event, &format!("running {run_name} with frequency {}", freq.as_str()));
+        events.start(
+            &event,
+            &format!("running {run_name} with frequency {}", freq.as_str()),
+        );
         events.finish(&event, "SUCCESS", &format!("{run_name} previously ran"));
         return Outcome::AlreadyRan;
     }
-    events.start(&event, &format!("running {run_name} with frequency {}", freq.as_str()));
-    log::debug!("Running module {} ({run_name}) with frequency {}", spec.name, freq.as_str());
+    events.start(
+        &event,
+        &format!("running {run_name} with frequency {}", freq.as_str()),
+    );
+    log::debug!(
+        "Running module {} ({run_name}) with frequency {}",
+        spec.name,
+        freq.as_str()
+    );
     let ctx = Ctx {
         name: spec.name,
         host: env.host,
@@ -248,9 +278,17 @@ fn run_one(
             Outcome::Ran
         }
         Err(e) => {
-            log::warn!("Running module {} (<module 'cc_{}'>) failed", spec.name, spec.name);
+            log::warn!(
+                "Running module {} (<module 'cc_{}'>) failed",
+                spec.name,
+                spec.name
+            );
             log::debug!("{} failed: {e}", spec.name);
-            events.finish(&event, "FAIL", &format!("running {run_name} with frequency {} failed", freq.as_str()));
+            events.finish(
+                &event,
+                "FAIL",
+                &format!("running {run_name} with frequency {} failed", freq.as_str()),
+            );
             Outcome::Failed(e.to_string())
         }
     }
@@ -314,13 +352,19 @@ mod tests {
             event_prefix: "modules-config",
         };
         let entries = parse_module_list(
-            Some(&json!(["runcmd", "bootcmd", "growpart", "resizefs", "nope", "migrator"])),
+            Some(&json!([
+                "runcmd", "bootcmd", "growpart", "resizefs", "nope", "migrator"
+            ])),
             "x",
         );
         let sems = MemSems::default();
         let ev = Rec::default();
         let r = run_modules(&env, &entries, &sems, &ev, None);
-        let got: Vec<_> = r.outcomes.iter().map(|(n, o)| (n.as_str(), o.clone())).collect();
+        let got: Vec<_> = r
+            .outcomes
+            .iter()
+            .map(|(n, o)| (n.as_str(), o.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![

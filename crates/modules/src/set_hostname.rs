@@ -1,11 +1,135 @@
-//! `set_hostname` and `update_hostname`: not built yet.
+//! `set_hostname` (once per instance) and `update_hostname` (every boot).
+//!
+//! `set_hostname` remembers what it set in `data/set-hostname` and does
+//! nothing while hostname and fqdn stay the same. `update_hostname` keeps
+//! `data/previous-hostname` and leaves the system name alone once someone
+//! else changed it after us.
 
-use crate::{Ctx, ModResult};
+use crate::hostname_util::{
+    apply_hostname, get_hostname_fqdn, read_store, set_hostname, system_store, write_store,
+    HostOpts, Store,
+};
+use crate::pyval::cfg_bool;
+use crate::{Ctx, ModResult, ModuleError};
+use ci_host::WriteOpts;
+use serde_json::{json, Value};
 
-pub fn handle(_ctx: &Ctx) -> ModResult {
+pub fn handle(ctx: &Ctx) -> ModResult {
+    if cfg_bool(ctx.cfg, "preserve_hostname", false) {
+        log::debug!(
+            "Configuration option 'preserve_hostname' is set, not setting the hostname in module {}",
+            ctx.name
+        );
+        return Ok(());
+    }
+    let opts = HostOpts::from_ctx(ctx);
+    let hf = get_hostname_fqdn(ctx);
+    let prev_fn = ctx.paths.data_file("set-hostname");
+    let prev: Value = match ctx.host.read_optional(&prev_fn)? {
+        Some(b) if !b.is_empty() => serde_json::from_slice(&b)
+            .map_err(|e| ModuleError::new(format!("{}: not valid JSON: {e}", prev_fn.display())))?,
+        _ => Value::Null,
+    };
+    let same = prev.get("hostname").and_then(Value::as_str) == Some(hf.hostname.as_str())
+        && prev.get("fqdn").and_then(Value::as_str) == Some(hf.fqdn.as_str());
+    if same {
+        log::debug!("No hostname changes. Skipping set_hostname");
+        return Ok(());
+    }
+    if hf.is_default && hf.hostname == "localhost" {
+        log::debug!("Hostname is localhost. Let other services handle this.");
+        return Ok(());
+    }
+    log::debug!("Setting the hostname to {} ({})", hf.fqdn, hf.hostname);
+    if let Err(e) = set_hostname(ctx, &hf.hostname, &hf.fqdn, &opts) {
+        let msg = format!(
+            "Failed to set the hostname to {} ({})",
+            hf.fqdn, hf.hostname
+        );
+        log::warn!("{msg}");
+        return Err(ModuleError::new(format!("{msg}: {e}")));
+    }
+    let text = ci_state::pyjson::json_dumps(&json!({"fqdn": hf.fqdn, "hostname": hf.hostname}));
+    ctx.host.write_atomic(
+        &prev_fn,
+        format!("{text}\n").as_bytes(),
+        &WriteOpts::mode(0o644),
+    )?;
     Ok(())
 }
 
-pub fn handle_update(_ctx: &Ctx) -> ModResult {
+pub fn handle_update(ctx: &Ctx) -> ModResult {
+    if cfg_bool(ctx.cfg, "preserve_hostname", false) {
+        log::debug!(
+            "Configuration option 'preserve_hostname' is set, not updating the hostname in module {}",
+            ctx.name
+        );
+        return Ok(());
+    }
+    let opts = HostOpts::from_ctx(ctx);
+    let hf = get_hostname_fqdn(ctx);
+    if hf.is_default && hf.hostname == "localhost" {
+        log::debug!("Hostname is localhost. Let other services handle this.");
+        return Ok(());
+    }
+    log::debug!("Updating hostname to {} ({})", hf.fqdn, hf.hostname);
+    update_hostname(ctx, &hf.hostname, &hf.fqdn, &opts).inspect_err(|_| {
+        log::warn!(
+            "Failed to update the hostname to {} ({})",
+            hf.fqdn,
+            hf.hostname
+        );
+    })
+}
+
+/// Upstream's `distro.update_hostname`.
+fn update_hostname(ctx: &Ctx, applying: &str, fqdn: &str, opts: &HostOpts) -> ModResult {
+    let hostname = opts.select(applying, fqdn).to_string();
+    let sys = system_store(ctx)?;
+    let prev_path = ctx.paths.data_file("previous-hostname");
+    let prev_path = prev_path.to_string_lossy().into_owned();
+    let prev_store = sys.previous(&prev_path);
+    let prev = if ctx.host.exists(&prev_path) {
+        read_store(ctx, &prev_store)
+    } else {
+        None
+    };
+    let sys_name = read_store(ctx, &sys);
+    let mut update: Vec<&Store> = Vec::new();
+    if prev.as_deref() != Some(hostname.as_str()) {
+        update.push(&prev_store);
+    }
+    let sys_changes = match &sys_name {
+        None => true,
+        Some(s) => prev.as_deref() == Some(s.as_str()) && *s != hostname,
+    };
+    if sys_changes {
+        update.push(&sys);
+    }
+    if let (Some(s), Some(p)) = (&sys_name, &prev) {
+        if s != p {
+            log::info!(
+                "{prev_path} differs from {}, assuming user maintained hostname.",
+                sys.file()
+            );
+            return Ok(());
+        }
+    }
+    log::debug!(
+        "Attempting to update hostname to {hostname} in {} files",
+        update.len()
+    );
+    for store in &update {
+        if let Err(e) = write_store(ctx, store, &hostname, opts) {
+            log::warn!("Failed to write hostname {hostname} to {}", store.file());
+            log::debug!("{e}");
+        }
+    }
+    if sys_changes {
+        apply_hostname(ctx, applying);
+    }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

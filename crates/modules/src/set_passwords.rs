@@ -1,7 +1,320 @@
-//! `set_passwords`: not built yet.
+//! `set_passwords`: `chpasswd` users (text, hash, RANDOM), `password` for
+//! the default user, expiry, and `ssh_pwauth` (PasswordAuthentication).
 
-use crate::{Ctx, ModResult};
+use crate::sshutil;
+use crate::ugutil::{self, deprecate, is_false, is_true, py_str};
+use crate::{Ctx, ModResult, ModuleError};
+use ci_distro::ServiceAction;
+use log::{debug, warn};
+use serde_json::Value;
+use std::io::{Read, Write};
 
-pub fn handle(_ctx: &Ctx) -> ModResult {
+const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if ok.is_err() {
+        // No urandom: fall back to the clock and pid mixed; still never printed twice the same.
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id()).rotate_left(32);
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+    buf
+}
+
+/// Upstream's `rand_user_password`: 20 characters with at least one digit,
+/// lower, upper and punctuation character, shuffled.
+pub fn rand_user_password() -> String {
+    let digits = "0123456789";
+    let lower = "abcdefghijklmnopqrstuvwxyz";
+    let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let all: Vec<char> = format!("{digits}{lower}{upper}{PUNCTUATION}")
+        .chars()
+        .collect();
+    let r = random_bytes(64);
+    let pick = |set: &str, b: u8| {
+        set.chars()
+            .nth(usize::from(b) % set.chars().count())
+            .unwrap_or('x')
+    };
+    let mut out: Vec<char> = vec![
+        pick(digits, r.first().copied().unwrap_or(0)),
+        pick(lower, r.get(1).copied().unwrap_or(0)),
+        pick(upper, r.get(2).copied().unwrap_or(0)),
+        pick(PUNCTUATION, r.get(3).copied().unwrap_or(0)),
+    ];
+    for i in 0..16 {
+        let b = usize::from(r.get(4 + i).copied().unwrap_or(0));
+        out.push(all.get(b % all.len()).copied().unwrap_or('x'));
+    }
+    for i in (1..out.len()).rev() {
+        let j = usize::from(r.get(20 + i).copied().unwrap_or(0)) % (i + 1);
+        out.swap(i, j);
+    }
+    out.into_iter().collect()
+}
+
+/// A `$1$`, `$2a$`, `$2y$`, `$5$` or `$6$` crypt hash (upstream's regex `\$(1|2a|2y|5|6)(\$.+){2}`).
+fn looks_hashed(p: &str) -> bool {
+    let rest = ["$1$", "$2a$", "$2y$", "$5$", "$6$"]
+        .iter()
+        .find_map(|pre| p.strip_prefix(pre));
+    match rest {
+        Some(r) => r.find('$').is_some_and(|i| i > 0 && i + 1 < r.len()) && !p.contains(':'),
+        None => false,
+    }
+}
+
+fn users_by_type(users: &[Value], ty: &str) -> Vec<(String, String)> {
+    users
+        .iter()
+        .filter(|u| u.get("type").and_then(Value::as_str).unwrap_or("hash") == ty)
+        .filter_map(|u| {
+            let name = u.get("name").map(py_str)?;
+            let pw = u
+                .get("password")
+                .map(py_str)
+                .unwrap_or_else(|| "RANDOM".into());
+            Some((name, pw))
+        })
+        .collect()
+}
+
+/// Set PasswordAuthentication; restart sshd only when it changed and is running.
+pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
+    let service = ctx.distro.ssh_svcname();
+    let cfg_name = "PasswordAuthentication";
+    if let Some(Value::String(_)) = pw_auth {
+        deprecate(
+            "Using a string value for the 'ssh_pwauth' key",
+            "22.2",
+            "Use a boolean value with 'ssh_pwauth'.",
+        );
+    }
+    let value = match pw_auth {
+        Some(v) if is_true(v) => "yes",
+        Some(v) if is_false(v) => "no",
+        other => {
+            let bmsg = format!("Leaving SSH config '{cfg_name}' unchanged.");
+            match other {
+                None | Some(Value::Null) => debug!("{bmsg} ssh_pwauth=None"),
+                Some(Value::String(s)) if s.to_lowercase() == "unchanged" => {
+                    debug!("{bmsg} ssh_pwauth={s}")
+                }
+                Some(v) => warn!("{bmsg} Unrecognized value: ssh_pwauth={}", py_str(v)),
+            }
+            return Ok(());
+        }
+    };
+    let updated = sshutil::update_ssh_config(ctx.host, &[(cfg_name, value)])?;
+    if !updated {
+        debug!("No need to restart SSH service, {cfg_name} not updated.");
+        return Ok(());
+    }
+    let host = ctx.host;
+    if host.is_sandbox() {
+        debug!(
+            "Skipped restarting the SSH daemon ({service}): the target is not the running system."
+        );
+        return Ok(());
+    }
+    let distro = ctx.distro;
+    let restart = |extra: &[&str]| {
+        match host.run(&distro.service_cmd(host, ServiceAction::Restart, &service, extra)) {
+            Ok(_) => debug!("Restarted the SSH daemon."),
+            Err(e) => warn!(
+                "'ssh_pwauth' configuration may not be applied. Cloud-init was unable to restart SSH daemon due to error: '{e}'"
+            ),
+        }
+    };
+    if distro.uses_systemd(host) {
+        let state = host.run(&ci_host::Cmd::new([
+            "systemctl",
+            "show",
+            "--property",
+            "ActiveState",
+            "--value",
+            service.as_str(),
+        ]))?;
+        let state = state.stdout_str().trim().to_lowercase();
+        if matches!(state.as_str(), "active" | "activating" | "reloading") {
+            restart(&["--job-mode=ignore-dependencies"]);
+        }
+    } else {
+        restart(&[]);
+    }
     Ok(())
+}
+
+pub fn handle(ctx: &Ctx) -> ModResult {
+    let (host, distro) = (ctx.host, ctx.distro);
+    let mut chfg = ctx.get("chpasswd").cloned().unwrap_or(Value::Null);
+    let password: Option<String> = match ctx.args.first() {
+        Some(a) => {
+            if let Some(m) = chfg.as_object_mut() {
+                m.remove("list");
+            }
+            Some(a.clone())
+        }
+        None => ctx.get("password").filter(|v| !v.is_null()).map(py_str),
+    };
+    let mut expire = true;
+    let mut plist: Vec<String> = Vec::new();
+    let mut users_list: Vec<Value> = Vec::new();
+    if let Value::Object(ch) = &chfg {
+        users_list = match ch.get("users") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(other) => vec![other.clone()],
+        };
+        if let Some(list) = ch.get("list").filter(|l| ugutil::truthy(l)) {
+            deprecate("Config key 'lists'", "22.3", "Use 'users' instead.");
+            match list {
+                Value::Array(a) => {
+                    debug!("Handling input for chpasswd as list.");
+                    plist = a.iter().map(py_str).collect();
+                }
+                other => {
+                    deprecate(
+                        "The chpasswd multiline string",
+                        "22.2",
+                        "Use string type instead.",
+                    );
+                    debug!("Handling input for chpasswd as multiline string.");
+                    plist = py_str(other).lines().map(str::to_string).collect();
+                }
+            }
+        }
+        if let Some(e) = ch.get("expire") {
+            expire = is_true(e);
+        }
+    }
+    if users_list.is_empty() && plist.is_empty() {
+        if let Some(pw) = password.filter(|p| !p.is_empty()) {
+            let (users, _) = ugutil::normalize_users_groups(ctx.cfg, distro)?;
+            match ugutil::extract_default(&users) {
+                Some((user, _)) => plist = vec![format!("{user}:{pw}")],
+                None => warn!("No default or defined user to change password for."),
+            }
+        }
+    }
+
+    let mut errors: Vec<ModuleError> = Vec::new();
+    if !plist.is_empty() || !users_list.is_empty() {
+        let mut plain = users_by_type(&users_list, "text");
+        let mut users: Vec<String> = plain.iter().map(|(u, _)| u.clone()).collect();
+        let mut hashed = users_by_type(&users_list, "hash");
+        let mut hashed_users: Vec<String> = hashed.iter().map(|(u, _)| u.clone()).collect();
+        let mut randlist: Vec<String> = Vec::new();
+        for (user, _) in users_by_type(&users_list, "RANDOM") {
+            let pw = rand_user_password();
+            users.push(user.clone());
+            randlist.push(format!("{user}:{pw}"));
+            plain.push((user, pw));
+        }
+        for line in &plist {
+            let Some((u, p)) = line.split_once(':') else {
+                return Err(ModuleError::new(
+                    "not enough values to unpack (expected 2, got 1)",
+                ));
+            };
+            if looks_hashed(p) {
+                hashed.push((u.into(), p.into()));
+                hashed_users.push(u.into());
+            } else {
+                let p = if p == "R" || p == "RANDOM" {
+                    let r = rand_user_password();
+                    randlist.push(format!("{u}:{r}"));
+                    r
+                } else {
+                    p.to_string()
+                };
+                plain.push((u.into(), p));
+                users.push(u.into());
+            }
+        }
+        if !users.is_empty() {
+            debug!("Changing password for {users:?}:");
+            if let Err(e) = distro.chpasswd(host, &plain, false) {
+                warn!("Failed to set passwords with chpasswd for {users:?}");
+                errors.push(ModuleError::new(e.to_string()));
+            }
+        }
+        if !hashed_users.is_empty() {
+            debug!("Setting hashed password for {hashed_users:?}:");
+            if let Err(e) = distro.chpasswd(host, &hashed, true) {
+                warn!("Failed to set hashed passwords with chpasswd for {hashed_users:?}");
+                errors.push(ModuleError::new(e.to_string()));
+            }
+        }
+        if !randlist.is_empty() {
+            let text = format!(
+                "Set the following 'random' passwords\n\n{}\n",
+                randlist.join("\n")
+            );
+            let mut err = std::io::stderr();
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+        }
+        if expire {
+            let mut expired: Vec<String> = Vec::new();
+            for u in users.iter().chain(hashed_users.iter()) {
+                match distro.expire_passwd(host, u) {
+                    Ok(()) => expired.push(u.clone()),
+                    Err(e) => {
+                        warn!("Failed to set 'expire' for {u}");
+                        errors.push(ModuleError::new(e.to_string()));
+                    }
+                }
+            }
+            if !expired.is_empty() {
+                debug!("Expired passwords for: {expired:?} users");
+            }
+        }
+    }
+    handle_ssh_pwauth(ctx, ctx.get("ssh_pwauth"))?;
+    if let Some(last) = errors.pop() {
+        debug!(
+            "{} errors occurred, re-raising the last one",
+            errors.len() + 1
+        );
+        return Err(last);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_passwords_have_every_class() {
+        for _ in 0..20 {
+            let p = rand_user_password();
+            assert_eq!(p.chars().count(), 20);
+            assert!(p.chars().any(|c| c.is_ascii_digit()));
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(p.chars().any(|c| PUNCTUATION.contains(c)));
+        }
+        assert_ne!(rand_user_password(), rand_user_password());
+    }
+
+    #[test]
+    fn hash_detection() {
+        assert!(looks_hashed("$6$rounds=4096$salt$hash"));
+        assert!(looks_hashed("$1$x$y"));
+        assert!(!looks_hashed("$6$onlyone"));
+        assert!(!looks_hashed("plain"));
+        assert!(!looks_hashed("$7$a$b"));
+    }
 }

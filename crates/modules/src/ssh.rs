@@ -1,7 +1,317 @@
-//! `ssh`: not built yet.
+//! `ssh`: host keys (delete, provided, generated in parallel), host
+//! certificates, authorized keys for the default user and root's
+//! "login as the default user" block.
 
+use crate::sshutil;
+use crate::ugutil::{self, is_true, py_str};
 use crate::{Ctx, ModResult};
+use ci_host::{Cmd, Host};
+use log::{debug, warn};
+use serde_json::Value;
+use std::io::Write;
 
-pub fn handle(_ctx: &Ctx) -> ModResult {
+pub const GENERATE_KEY_NAMES: &[&str] = &["rsa", "ecdsa", "ed25519"];
+
+fn key_file(t: &str) -> String {
+    format!("/etc/ssh/ssh_host_{t}_key")
+}
+
+/// Target file and mode for an `ssh_keys` entry (`rsa_private`, ...).
+fn config_key_file(key: &str) -> Option<(String, u32)> {
+    let (t, kind) = key.rsplit_once('_')?;
+    if !GENERATE_KEY_NAMES.contains(&t) {
+        return None;
+    }
+    match kind {
+        "private" => Some((key_file(t), 0o600)),
+        "public" => Some((format!("{}.pub", key_file(t)), 0o644)),
+        "certificate" => Some((format!("{}-cert.pub", key_file(t)), 0o644)),
+        _ => None,
+    }
+}
+
+fn cfg_bool(ctx: &Ctx, key: &str, default: bool) -> bool {
+    match ctx.get(key) {
+        None => default,
+        Some(v) => is_true(v),
+    }
+}
+
+/// `util.get_cfg_option_list`: a list as is, a scalar as a one-item list, null as empty.
+fn cfg_list(v: Option<&Value>) -> Option<Vec<String>> {
+    match v? {
+        Value::Null => Some(Vec::new()),
+        Value::Array(a) => Some(a.iter().map(py_str).collect()),
+        other => Some(vec![py_str(other)]),
+    }
+}
+
+fn delete_host_keys(host: &Host) {
+    for name in host.list_dir("/etc/ssh") {
+        let Some(rest) = name.strip_prefix("ssh_host_") else {
+            continue;
+        };
+        if !rest.contains("key") {
+            continue;
+        }
+        let path = format!("/etc/ssh/{name}");
+        debug!("Attempting to remove {path}");
+        if let Err(e) = host.remove_file(&path) {
+            warn!("Failed deleting key file {path}");
+            debug!("{e}");
+        }
+    }
+}
+
+fn write_provided_keys(ctx: &Ctx, keys: &serde_json::Map<String, Value>) {
+    let host = ctx.host;
+    let mut certs: Vec<(String, String)> = Vec::new();
+    for (key, val) in keys {
+        let Some((path, mode)) = config_key_file(key) else {
+            let reason = if is_sk_key(key) {
+                "unsupported"
+            } else {
+                "unrecognized"
+            };
+            warn!("Skipping {reason} ssh_keys entry: \"{key}\"");
+            continue;
+        };
+        if let Err(e) = host.write_atomic(
+            &path,
+            py_str(val).as_bytes(),
+            &ci_host::WriteOpts::mode(mode),
+        ) {
+            warn!("Failed writing {path}: {e}");
+            continue;
+        }
+        if key.ends_with("_certificate") {
+            certs.push(("HostCertificate".into(), path));
+        }
+    }
+    if let Err(e) = sshutil::append_ssh_config(host, &certs) {
+        warn!("Failed writing HostCertificate lines: {e}");
+    }
+    for t in GENERATE_KEY_NAMES {
+        let (private, public) = (format!("{t}_private"), format!("{t}_public"));
+        if keys.contains_key(&public) || !keys.contains_key(&private) {
+            continue;
+        }
+        let (pf, pubf) = (key_file(t), format!("{}.pub", key_file(t)));
+        let (hp, hpub) = (host.path(&pf), host.path(&pubf));
+        let script = format!(
+            "o=$(ssh-keygen -yf \"{}\") && echo \"$o\" root@localhost > \"{}\"",
+            hp.display(),
+            hpub.display()
+        );
+        match host.run(&Cmd::new(["sh", "-xc", script.as_str()])) {
+            Ok(_) => debug!("Generated a key for {pubf} from {pf}"),
+            Err(e) => {
+                warn!("Failed generating a key for {pubf} from {pf}");
+                debug!("{e}");
+            }
+        }
+    }
+}
+
+fn is_sk_key(key: &str) -> bool {
+    ["ecdsa-sk_", "ed25519-sk_"].iter().any(|p| {
+        key.strip_prefix(p)
+            .is_some_and(|k| matches!(k, "private" | "public" | "certificate"))
+    })
+}
+
+fn fips_enabled(host: &Host) -> bool {
+    host.read_to_string("/proc/sys/crypto/fips_enabled")
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false)
+}
+
+/// `sshd -V` on the target: the upstream version as (major, minor).
+fn sshd_version(host: &Host) -> Option<(u32, u32)> {
+    let out = host
+        .runner()
+        .execute(host, &Cmd::new(["sshd", "-V"]).in_target())
+        .ok()?;
+    let text = format!("{}{}", out.stderr_str(), out.stdout_str());
+    let line = text.lines().find_map(|l| l.strip_prefix("OpenSSH_"))?;
+    let full = line.split(',').next()?;
+    let v = full.split(['p', ' ']).next()?;
+    let mut it = v.split('.');
+    Some((
+        it.next()?.parse().ok()?,
+        it.next().and_then(|m| m.parse().ok()).unwrap_or(0),
+    ))
+}
+
+/// Red Hat: before OpenSSH 9 private keys are 0640 and group `ssh_keys`.
+fn set_redhat_keyfile_perms(host: &Host, keyfile: &str) {
+    let old = sshd_version(host).is_some_and(|v| v < (9, 0));
+    let private = if old { 0o640 } else { 0o600 };
+    if let Some(g) = host.group("ssh_keys") {
+        let _ = host.chown(keyfile, None, Some(g.gid));
+    }
+    let _ = host.set_mode(keyfile, private);
+    let _ = host.set_mode(format!("{keyfile}.pub"), 0o644);
+}
+
+fn generate_host_keys(ctx: &Ctx) {
+    let host = ctx.host;
+    let genkeys = cfg_list(ctx.get("ssh_genkeytypes"))
+        .unwrap_or_else(|| GENERATE_KEY_NAMES.iter().map(|s| s.to_string()).collect());
+    let fips = fips_enabled(host);
+    let names: Vec<String> = genkeys
+        .iter()
+        .filter(|k| !(fips && *k == "ed25519"))
+        .cloned()
+        .collect();
+    if names.len() != genkeys.len() {
+        debug!("skipping keys that are not supported in fips mode: ed25519");
+    }
+    let todo: Vec<String> = names
+        .into_iter()
+        .filter(|t| !host.exists(key_file(t)))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    if let Err(e) = host.create_dir_all("/etc/ssh", 0o755) {
+        warn!("Failed creating /etc/ssh: {e}");
+        return;
+    }
+    // Key generation (RSA above all) is the slow part of first boot: run the types at once.
+    let results: Vec<(String, Result<ci_host::CmdOutput, ci_host::CmdError>)> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = todo
+                .iter()
+                .map(|t| {
+                    s.spawn(move || {
+                        let f = host.path(key_file(t)).to_string_lossy().into_owned();
+                        let cmd =
+                            Cmd::new(["ssh-keygen", "-t", t.as_str(), "-N", "", "-f", f.as_str()])
+                                .env("LANG", "C");
+                        (t.clone(), host.runner().execute(host, &cmd))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(todo.iter())
+                .map(|(h, t)| {
+                    h.join()
+                        .unwrap_or_else(|_| (t.clone(), Err(ci_host::CmdError::Empty)))
+                })
+                .collect()
+        });
+    let quiet = cfg_bool(ctx, "ssh_quiet_keygen", false);
+    for (t, res) in results {
+        let keyfile = key_file(&t);
+        match res {
+            Ok(out) if out.status == 0 => {
+                if !quiet {
+                    let mut so = std::io::stdout();
+                    let _ = so.write_all(&out.stdout);
+                    let _ = so.flush();
+                }
+                if ctx.distro.family == ci_distro::Family::RedHat {
+                    set_redhat_keyfile_perms(host, &keyfile);
+                }
+            }
+            Ok(out)
+                if out.status == 1
+                    && out.stderr_str().to_lowercase().starts_with("unknown key") =>
+            {
+                debug!("ssh-keygen: unknown key type '{t}'");
+            }
+            Ok(out) => {
+                warn!("Failed generating key type {t} to file {keyfile}");
+                debug!(
+                    "ssh-keygen exited {}: {}",
+                    out.status,
+                    out.stderr_str().trim()
+                );
+            }
+            Err(e) => {
+                warn!("Failed generating key type {t} to file {keyfile}");
+                debug!("{e}");
+            }
+        }
+    }
+}
+
+/// Install keys for the default user and the root block (`disable_root`).
+pub fn apply_credentials(
+    host: &Host,
+    keys: &[String],
+    user: Option<&str>,
+    disable_root: bool,
+    opts: &str,
+) -> Result<(), String> {
+    if let Some(u) = user {
+        sshutil::setup_user_keys(host, keys, u, None)?;
+    }
+    let prefix = if disable_root {
+        opts.replace("$USER", user.unwrap_or("NONE"))
+            .replace("$DISABLE_USER", "root")
+    } else {
+        String::new()
+    };
+    sshutil::setup_user_keys(host, keys, "root", Some(&prefix))
+}
+
+pub fn handle(ctx: &Ctx) -> ModResult {
+    let host = ctx.host;
+    if cfg_bool(ctx, "ssh_deletekeys", true) {
+        delete_host_keys(host);
+    }
+    match ctx.get("ssh_keys") {
+        Some(Value::Object(keys)) => write_provided_keys(ctx, keys),
+        Some(_) => warn!("Skipping ssh_keys: expected a mapping"),
+        None => generate_host_keys(ctx),
+    }
+
+    // Publishing host keys is a datasource feature; NoCloud and None have nothing to publish.
+    let publish = match ctx.get("ssh_publish_hostkeys") {
+        Some(v) => v.get("enabled").map(is_true).unwrap_or(true),
+        None => true,
+    };
+    if publish {
+        debug!(
+            "No host key publishing for datasource {}",
+            ctx.instance.datasource_name
+        );
+    }
+
+    let creds = || -> Result<(), String> {
+        let (users, _) =
+            ugutil::normalize_users_groups(ctx.cfg, ctx.distro).map_err(|e| e.to_string())?;
+        let user = ugutil::extract_default(&users).map(|(n, _)| n);
+        let disable_root = cfg_bool(ctx, "disable_root", true);
+        let opts = match ctx.get("disable_root_opts") {
+            Some(Value::Null) | None => sshutil::DISABLE_USER_OPTS.to_string(),
+            Some(v) => py_str(v),
+        };
+        let mut keys: Vec<String> = Vec::new();
+        if cfg_bool(ctx, "allow_public_ssh_keys", true) {
+            keys.extend(ctx.instance.public_keys.iter().cloned());
+        } else {
+            debug!("Skipping import of publish SSH keys per config setting: allow_public_ssh_keys=False");
+        }
+        match ctx.get("ssh_authorized_keys") {
+            Some(Value::Array(a)) => keys.extend(a.iter().map(py_str)),
+            Some(Value::String(s)) => keys.push(s.clone()),
+            _ => {}
+        }
+        apply_credentials(
+            host,
+            &sshutil::dedup(keys),
+            user.as_deref(),
+            disable_root,
+            &opts,
+        )
+    };
+    if let Err(e) = creds() {
+        warn!("Applying SSH credentials failed!");
+        debug!("{e}");
+    }
     Ok(())
 }

@@ -1,7 +1,209 @@
-//! `users_groups`: not built yet.
+//! `users_groups`: create groups and users (the default user from
+//! `system_info.default_user`), sudo/doas rules, passwords, authorized keys.
 
-use crate::{Ctx, ModResult};
+use crate::sshutil::{self, DISABLE_USER_OPTS};
+use crate::ugutil::{self, deprecate, py_str, py_type, truthy};
+use crate::{Ctx, ModResult, ModuleError};
+use ci_distro::Stamp;
+use log::{debug, warn};
+use serde_json::{Map, Value};
 
-pub fn handle(_ctx: &Ctx) -> ModResult {
+const NO_HOME: &[&str] = &["no_create_home", "system"];
+const NEED_HOME: &[&str] = &["ssh_authorized_keys", "ssh_import_id", "ssh_redirect_user"];
+
+fn merr(e: impl std::fmt::Display) -> ModuleError {
+    ModuleError::new(e.to_string())
+}
+
+pub fn handle(ctx: &Ctx) -> ModResult {
+    let (users, groups) = ugutil::normalize_users_groups(ctx.cfg, ctx.distro)?;
+    let default_user = ugutil::extract_default(&users).map(|(n, _)| n);
+    let cloud_keys = ctx.instance.public_keys.clone();
+    let stamp = ugutil::stamp(ctx.version);
+
+    for (name, members) in &groups {
+        ctx.distro
+            .create_group(ctx.host, name, members)
+            .map_err(merr)?;
+    }
+    for (user, config) in users {
+        let mut config = config;
+        let set = |keys: &[&str]| -> Vec<String> {
+            keys.iter()
+                .filter(|k| config.get(**k).is_some_and(truthy))
+                .map(|k| k.to_string())
+                .collect()
+        };
+        let (no_home, need_home) = (set(NO_HOME), set(NEED_HOME));
+        if !no_home.is_empty() && !need_home.is_empty() {
+            return Err(ModuleError::new(format!(
+                "Not creating user {user}. Key(s) {} cannot be provided with {}",
+                need_home.join(", "),
+                no_home.join(", ")
+            )));
+        }
+        let redirect = config
+            .remove("ssh_redirect_user")
+            .unwrap_or(Value::Bool(false));
+        if truthy(&redirect) {
+            if config.contains_key("ssh_authorized_keys") || config.contains_key("ssh_import_id") {
+                return Err(ModuleError::new(format!(
+                    "Not creating user {user}. ssh_redirect_user cannot be provided with ssh_import_id or ssh_authorized_keys"
+                )));
+            }
+            if !(redirect == Value::Bool(true) || redirect == Value::String("default".into())) {
+                return Err(ModuleError::new(format!(
+                    "Not creating user {user}. Invalid value of ssh_redirect_user: {}. Expected values: true, default or false.",
+                    py_str(&redirect)
+                )));
+            }
+            match &default_user {
+                None => warn!(
+                    "Ignoring ssh_redirect_user: {} for {user}. No default_user defined. Perhaps missing cloud configuration users:  [default, ..].",
+                    py_str(&redirect)
+                ),
+                Some(d) => {
+                    config.insert("ssh_redirect_user".into(), Value::String(d.clone()));
+                    config.insert(
+                        "cloud_public_ssh_keys".into(),
+                        Value::Array(cloud_keys.iter().cloned().map(Value::String).collect()),
+                    );
+                }
+            }
+        }
+        create_user(ctx, &user, &config, &stamp)?;
+    }
+    Ok(())
+}
+
+/// Upstream's `distro.create_user`: ensure the user exists, then apply
+/// passwords, locking, doas/sudo and SSH keys (also for existing users).
+pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp) -> ModResult {
+    let (host, distro) = (ctx.host, ctx.distro);
+    if let Some(snapuser) = kw.get("snapuser") {
+        let mut argv = vec!["snap", "create-user", "--sudoer", "--json"];
+        if kw.get("known").is_some_and(truthy) {
+            argv.push("--known");
+        }
+        let s = py_str(snapuser);
+        argv.push(&s);
+        debug!("Adding snap user {name}");
+        let out = host
+            .run(&ci_host::Cmd::new(argv).in_target())
+            .map_err(|e| {
+                warn!("Failed to create snap user {name}");
+                merr(e)
+            })?;
+        debug!(
+            "snap create-user returned: {}:{}",
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        return Ok(());
+    }
+    let pre_existing = !distro.add_user(host, name, kw).map_err(merr)?;
+
+    let mut has_existing_password = false;
+    let mut blank_specified = false;
+    let mut password_specified = false;
+    let mut password_key = "";
+    for (key, hashed) in [("plain_text_passwd", false), ("hashed_passwd", true)] {
+        if let Some(v) = kw.get(key) {
+            password_specified = true;
+            password_key = key;
+            if truthy(v) {
+                distro
+                    .set_passwd(host, name, &py_str(v), hashed)
+                    .map_err(merr)?;
+            } else {
+                blank_specified = true;
+            }
+        }
+    }
+    if pre_existing {
+        if !password_specified {
+            if kw.contains_key("passwd") {
+                password_key = "passwd";
+                warn!("'passwd' in user-data is ignored for existing user {name}");
+            }
+            has_existing_password = !distro.has_empty_password(host, name);
+        }
+    } else if let Some(v) = kw.get("passwd") {
+        password_specified = true;
+        password_key = "passwd";
+        if !truthy(v) {
+            blank_specified = true;
+        }
+    }
+
+    if kw.get("lock_passwd").map(truthy).unwrap_or(true) {
+        distro.lock_passwd(host, name).map_err(merr)?;
+    } else if has_existing_password || password_specified {
+        if blank_specified {
+            debug!("Allowing unlocking empty password for {name} based on empty '{password_key}' in user-data");
+        }
+        distro.unlock_passwd(host, name).map_err(merr)?;
+    } else if pre_existing {
+        warn!(
+            "Not unlocking blank password for existing user {name}. 'lock_passwd: false' present in user-data but no existing password set and no 'plain_text_passwd'/'hashed_passwd' provided in user-data"
+        );
+    } else {
+        warn!(
+            "Not unlocking password for user {name}. 'lock_passwd: false' present in user-data but no 'passwd'/'plain_text_passwd'/'hashed_passwd' provided in user-data"
+        );
+    }
+
+    if let Some(doas) = kw.get("doas").filter(|d| truthy(d)) {
+        distro
+            .write_doas_rules(host, name, doas, stamp)
+            .map_err(merr)?;
+    }
+    match kw.get("sudo") {
+        Some(Value::Bool(false)) => deprecate(
+            &format!("The value of 'false' in user {name}'s 'sudo' config"),
+            "22.2",
+            "Use 'null' instead.",
+        ),
+        Some(rules) if truthy(rules) => distro
+            .write_sudo_rules(host, name, rules, stamp)
+            .map_err(merr)?,
+        _ => {}
+    }
+
+    if let Some(keys) = kw.get("ssh_authorized_keys") {
+        let keys: Vec<String> = match keys {
+            Value::String(s) => vec![s.clone()],
+            Value::Object(m) => m.values().map(py_str).collect(),
+            Value::Array(a) => a.iter().map(py_str).collect(),
+            Value::Null => return Err(ModuleError::new("'NoneType' object is not iterable")),
+            other => {
+                warn!(
+                    "Invalid type '<class '{}'>' detected for 'ssh_authorized_keys', expected list, string, dict, or set.",
+                    py_type(other)
+                );
+                Vec::new()
+            }
+        };
+        sshutil::setup_user_keys(host, &sshutil::dedup(keys), name, None)
+            .map_err(ModuleError::new)?;
+    }
+    if let Some(redirect) = kw.get("ssh_redirect_user") {
+        let cloud_keys: Vec<String> = match kw.get("cloud_public_ssh_keys") {
+            Some(Value::Array(a)) => a.iter().map(py_str).collect(),
+            _ => Vec::new(),
+        };
+        if cloud_keys.is_empty() {
+            warn!(
+                "Unable to disable SSH logins for {name} given ssh_redirect_user: {}. No cloud public-keys present.",
+                py_str(redirect)
+            );
+        } else {
+            let opts = DISABLE_USER_OPTS
+                .replace("$USER", &py_str(redirect))
+                .replace("$DISABLE_USER", name);
+            sshutil::setup_user_keys(host, &sshutil::dedup(cloud_keys), name, Some(&opts))
+                .map_err(ModuleError::new)?;
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(ci_cli::main_cloud_id());
+}

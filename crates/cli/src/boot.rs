@@ -1,0 +1,544 @@
+//! The boot stages: `init --local`, `init`, `modules --mode config|final`
+//! and `single`. Each is a cut through one pipeline; the state under
+//! /var/lib/cloud and /run/cloud-init carries values between the cuts.
+
+use crate::consume;
+use ci_config::load::{load_config, LoadOptions, SystemPaths};
+use ci_distro::Distro;
+use ci_host::Host;
+use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
+use ci_modules::{Frequency, InstanceInfo};
+use ci_sources::{Datasource, SearchEvent, SourceContext, SourceOptions, Stage as DsStage};
+use ci_state::instance::{self, Existing};
+use ci_state::instance_data::{self, InstanceFacts, SysInfo};
+use ci_state::log::{self as clog, EventResult};
+use ci_state::status_file::{self, Stage, StageOutcome};
+use ci_state::{sem, Paths};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// What every stage starts from.
+pub struct Boot {
+    pub host: Host,
+    pub files: Vec<PathBuf>,
+    pub force: bool,
+}
+
+/// A datasource restored or found in this stage, with how it was obtained.
+struct Found {
+    ds: Box<dyn Datasource>,
+}
+
+impl Boot {
+    fn system_config(&self) -> Value {
+        load_config(&self.host, &LoadOptions::from_env(&self.files)).0
+    }
+
+    /// System config plus the instance's user/vendor cloud-config (and the
+    /// datasource's own config), with upstream's precedence.
+    fn full_config(&self) -> Value {
+        let mut opts = LoadOptions::from_env(&self.files);
+        opts.instance = true;
+        load_config(&self.host, &opts).0
+    }
+
+    fn paths(cfg: &Value) -> Paths {
+        let sp = SystemPaths::from_config(cfg);
+        Paths {
+            cloud_dir: PathBuf::from(sp.cloud_dir),
+            run_dir: PathBuf::from(sp.run_dir),
+            templates_dir: PathBuf::from(sp.templates_dir),
+            instance_id: None,
+        }
+    }
+
+    fn source_options(&self) -> SourceOptions {
+        SourceOptions::default()
+    }
+
+    /// Run one stage with status.json bookkeeping and warning capture.
+    fn staged(
+        &self,
+        stage: Stage,
+        banner: &str,
+        event: &str,
+        event_desc: &str,
+        body: impl FnOnce(&mut Vec<String>) -> Option<String>,
+    ) -> i32 {
+        let cfg = self.system_config();
+        let paths = Self::paths(&cfg);
+        let uptime = self.host.uptime();
+        clog::start_capture();
+        clog::log_banner(
+            crate::VERSION,
+            banner,
+            &clog::uptime_text(&self.host),
+            ci_state::timefmt::now_epoch(),
+        );
+        let mut status = match status_file::stage_start(&self.host, &paths, stage, uptime) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::warn!("Failed to write status.json: {e}");
+                None
+            }
+        };
+        clog::event_start(event, event_desc);
+        let mut errors = Vec::new();
+        let datasource = body(&mut errors);
+        let result = if errors.is_empty() {
+            EventResult::Success
+        } else {
+            EventResult::Fail
+        };
+        clog::event_finish(event, result, event_desc);
+        let recoverable = clog::take_captured();
+        let code = errors.len() as i32;
+        if let Some(st) = status.as_mut() {
+            let outcome = StageOutcome {
+                datasource,
+                errors,
+                recoverable_errors: recoverable,
+            };
+            if let Err(e) = status_file::stage_finish(
+                &self.host,
+                &paths,
+                st,
+                stage,
+                outcome,
+                self.host.uptime(),
+            ) {
+                log::warn!("Failed to write status.json: {e}");
+            }
+        }
+        code
+    }
+
+    pub fn init(&self, local: bool) -> i32 {
+        let (stage, banner, event, desc) = if local {
+            (
+                Stage::InitLocal,
+                "init-local",
+                "init-local",
+                "searching for local datasources",
+            )
+        } else {
+            (
+                Stage::Init,
+                "init",
+                "init-network",
+                "searching for network datasources",
+            )
+        };
+        self.staged(stage, banner, event, desc, |errors| {
+            self.init_body(local, event, errors)
+        })
+    }
+
+    fn init_body(&self, local: bool, event: &str, errors: &mut Vec<String>) -> Option<String> {
+        let cfg = self.system_config();
+        let paths = Self::paths(&cfg);
+        if let Err(e) = instance::ensure_initial_dirs(&self.host, &paths) {
+            log::warn!("Failed to create state directories: {e}");
+        }
+        if local {
+            instance::purge_cache(&self.host, &paths, false);
+        }
+        let manual = ci_modules::util::is_true(cfg.get("manual_cache_clean"), false)
+            || instance::manual_clean_marker(&self.host, &paths);
+        let existing = if local && !manual {
+            Existing::Check
+        } else {
+            Existing::Trust
+        };
+        let ds_stage = if local {
+            DsStage::Local
+        } else {
+            DsStage::Network
+        };
+        let ctx = SourceContext::new(&self.host, &cfg, ds_stage);
+        let found = match self.restore(&ctx, &paths, existing, event) {
+            Some(f) => Some(f),
+            None => self.search(&ctx, &cfg, event),
+        };
+        let Some(found) = found else {
+            if local {
+                log::debug!("No local datasource found");
+                return None;
+            }
+            log::warn!("No instance datasource found! Likely bad things to come!");
+            if !self.force {
+                errors.push("No instance datasource found.".to_string());
+                return None;
+            }
+            return None;
+        };
+        let ds = found.ds;
+        let display = ds.display();
+        let iid = ds.instance_id();
+        let paths = paths.with_instance(&iid);
+        let reflected = match instance::reflect_instance(
+            &self.host,
+            &paths,
+            &iid,
+            &instance::datasource_line(ds.class_name(), &display),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("Failed to set up instance {iid}: {e}"));
+                return Some(display);
+            }
+        };
+        if let Err(e) = instance::write_cache(&self.host, &paths, &ds.to_cache(), manual) {
+            log::warn!("Failed to write datasource cache: {e}");
+        }
+        self.persist_instance_data(ds.as_ref(), &cfg, &paths);
+        consume::network_config(
+            &self.host,
+            &paths,
+            ds.as_ref(),
+            &cfg,
+            reflected.new_instance,
+        );
+        if local && ds.dsmode() != ci_sources::Dsmode::Local {
+            return Some(display);
+        }
+        // Network stage (or a local-mode datasource): user-data and init modules.
+        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
+        let full = self.full_config();
+        consume::combined_config(&self.host, &paths, &full);
+        if errors.is_empty() {
+            let report = self.run_section(
+                &full,
+                &paths,
+                ds.as_ref(),
+                "cloud_init_modules",
+                "init-network",
+                None,
+            );
+            errors.extend(report);
+        }
+        Some(display)
+    }
+
+    /// `_restore_from_checked_cache`: reuse the cached datasource if allowed.
+    fn restore(
+        &self,
+        ctx: &SourceContext,
+        paths: &Paths,
+        existing: Existing,
+        event: &str,
+    ) -> Option<Found> {
+        let name = format!("{event}/check-cache");
+        clog::event_start(
+            &name,
+            &format!(
+                "attempting to read from cache [{}]",
+                match existing {
+                    Existing::Check => "check",
+                    Existing::Trust => "trust",
+                }
+            ),
+        );
+        let cached = instance::read_cache(&self.host, paths)
+            .and_then(|v| ci_sources::from_cache(&v, &self.source_options()).ok());
+        let Some(ds) = cached else {
+            clog::event_finish(&name, EventResult::Success, "no cache found");
+            return None;
+        };
+        let run_iid = self
+            .host
+            .read_to_string(paths.run_file(".instance-id"))
+            .ok()
+            .map(|s| s.trim().to_string());
+        let (reuse, msg) = instance::cache_decision(
+            existing,
+            &ds.instance_id(),
+            &ds.display(),
+            run_iid.as_deref(),
+            &mut || ds.check_instance_id(ctx),
+        );
+        clog::event_finish(&name, EventResult::Success, &msg);
+        log::debug!("{msg}");
+        reuse.then_some(Found { ds })
+    }
+
+    fn search(&self, ctx: &SourceContext, cfg: &Value, event: &str) -> Option<Found> {
+        let list: Vec<String> = match cfg.get("datasource_list") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut on_event = |e: &SearchEvent| match e {
+            SearchEvent::Start { name, description } => {
+                clog::event_start(&format!("{event}/{name}"), description)
+            }
+            SearchEvent::Finish {
+                name,
+                result,
+                message,
+            } => {
+                let r = match result {
+                    ci_sources::EventResult::Success => EventResult::Success,
+                    ci_sources::EventResult::Fail => EventResult::Fail,
+                };
+                clog::event_finish(&format!("{event}/{name}"), r, message)
+            }
+        };
+        match ci_sources::find_source(ctx, &list, &self.source_options(), &mut on_event) {
+            Ok(Some(ds)) => Some(Found { ds }),
+            Ok(None) => None,
+            Err(e) => {
+                log::warn!("Datasource search failed: {e}");
+                None
+            }
+        }
+    }
+
+    fn persist_instance_data(&self, ds: &dyn Datasource, cfg: &Value, paths: &Paths) {
+        let facts = instance_facts(&self.host, ds, cfg);
+        if let Err(e) = instance_data::persist(&self.host, paths, &facts) {
+            log::warn!("Failed to write instance-data: {e}");
+        }
+    }
+
+    /// Run one module list; returns the stage errors for failed modules.
+    fn run_section(
+        &self,
+        cfg: &Value,
+        paths: &Paths,
+        ds: &dyn Datasource,
+        section: &str,
+        prefix: &str,
+        forced: Option<Frequency>,
+    ) -> Vec<String> {
+        let entries = runner::parse_module_list(cfg.get(section), section);
+        self.run_entries(cfg, paths, ds, &entries, prefix, forced)
+            .errors()
+    }
+
+    fn run_entries(
+        &self,
+        cfg: &Value,
+        paths: &Paths,
+        ds: &dyn Datasource,
+        entries: &[ModuleEntry],
+        prefix: &str,
+        forced: Option<Frequency>,
+    ) -> runner::StageReport {
+        let distro = Distro::from_config(cfg);
+        let info = instance_info(&self.host, ds, cfg);
+        let module_cfg = strip_system_info(cfg);
+        let env = StageEnv {
+            host: &self.host,
+            cfg: &module_cfg,
+            distro: &distro,
+            paths,
+            instance: &info,
+            version: crate::VERSION,
+            uptime: self.host.uptime(),
+            event_prefix: prefix,
+        };
+        let sems = StateSems {
+            host: &self.host,
+            paths,
+        };
+        runner::run_modules(&env, entries, &sems, &LogEvents, forced)
+    }
+
+    /// The datasource stored by an earlier stage of this boot.
+    fn cached_datasource(&self, paths: &Paths) -> Option<Box<dyn Datasource>> {
+        let v = instance::read_cache(&self.host, paths)?;
+        match ci_sources::from_cache(&v, &self.source_options()) {
+            Ok(ds) => Some(ds),
+            Err(e) => {
+                log::warn!("Failed to restore the datasource cache: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn modules(&self, mode: &str) -> i32 {
+        let (stage, banner, event, section) = match mode {
+            "final" => (
+                Stage::ModulesFinal,
+                "modules:final",
+                "modules-final",
+                "cloud_final_modules",
+            ),
+            _ => (
+                Stage::ModulesConfig,
+                "modules:config",
+                "modules-config",
+                "cloud_config_modules",
+            ),
+        };
+        let desc = format!("running modules for {mode}");
+        self.staged(stage, banner, event, &desc, |errors| {
+            let sys = self.system_config();
+            let base_paths = Self::paths(&sys);
+            let Some(ds) = self.cached_datasource(&base_paths) else {
+                let msg = format!(
+                    "Can not apply stage {mode}, no datasource found! Likely bad things to come!"
+                );
+                log::warn!("{msg}");
+                if !self.force {
+                    errors.push(msg);
+                }
+                return None;
+            };
+            let paths = base_paths.with_instance(&ds.instance_id());
+            let cfg = self.full_config();
+            if !self.host.exists(paths.run_file("instance-data.json")) {
+                self.persist_instance_data(ds.as_ref(), &sys, &paths);
+            }
+            errors.extend(self.run_section(&cfg, &paths, ds.as_ref(), section, event, None));
+            Some(ds.display())
+        })
+    }
+
+    /// `single --name N [--frequency F]`: exit 0 ran, 1 failed or not found.
+    pub fn single(&self, name: &str, freq: Option<Frequency>, args: Vec<String>) -> i32 {
+        let sys = self.system_config();
+        clog::log_banner(
+            crate::VERSION,
+            "single",
+            &clog::uptime_text(&self.host),
+            ci_state::timefmt::now_epoch(),
+        );
+        let base_paths = Self::paths(&sys);
+        let Some(ds) = self.cached_datasource(&base_paths) else {
+            if !self.force {
+                eprintln!(
+                    "Can not apply stage single, no datasource found! Likely bad things to come!"
+                );
+                return 1;
+            }
+            return self.single_with(
+                &sys,
+                &base_paths,
+                &ci_sources::NoneSource::new(DsStage::Network),
+                name,
+                freq,
+                args,
+            );
+        };
+        let paths = base_paths.with_instance(&ds.instance_id());
+        let cfg = self.full_config();
+        self.single_with(&cfg, &paths, ds.as_ref(), name, freq, args)
+    }
+
+    fn single_with(
+        &self,
+        cfg: &Value,
+        paths: &Paths,
+        ds: &dyn Datasource,
+        name: &str,
+        freq: Option<Frequency>,
+        args: Vec<String>,
+    ) -> i32 {
+        if ci_modules::lookup(name).is_none() {
+            log::error!("Could not find module named {name}");
+            eprintln!("Could not find module named {name}");
+            return 1;
+        }
+        let entry = ModuleEntry {
+            name: name.to_string(),
+            frequency: None,
+            args,
+        };
+        let report = self.run_entries(cfg, paths, ds, &[entry], "single", freq);
+        match report.outcomes.first() {
+            Some((_, runner::Outcome::Failed(_))) | Some((_, runner::Outcome::Unknown)) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Module configuration never sees `system_info` (kept for the distro).
+fn strip_system_info(cfg: &Value) -> Value {
+    let mut c = cfg.clone();
+    if let Some(m) = c.as_object_mut() {
+        m.remove("system_info");
+    }
+    c
+}
+
+pub fn instance_facts(host: &Host, ds: &dyn Datasource, cfg: &Value) -> InstanceFacts {
+    let mut merged_system_cfg = cfg.clone();
+    if let Some(m) = merged_system_cfg.as_object_mut() {
+        m.remove("_doc");
+    }
+    InstanceFacts {
+        cloud_name: ds.cloud_name(),
+        platform: ds.platform_type(),
+        subplatform: ds.subplatform(),
+        region: ds.region(),
+        availability_zone: ds.availability_zone(),
+        instance_id: ds.instance_id(),
+        local_hostname: ds.local_hostname(host),
+        public_ssh_keys: ds.public_ssh_keys(),
+        ds: json!({ "meta_data": ds.metadata() }),
+        merged_system_cfg,
+        sys_info: SysInfo::detect(host),
+        sensitive_keys: instance_data::DEFAULT_SENSITIVE_KEYS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+fn instance_info(host: &Host, ds: &dyn Datasource, cfg: &Value) -> InstanceInfo {
+    let facts = instance_facts(host, ds, cfg);
+    InstanceInfo {
+        instance_id: ds.instance_id(),
+        local_hostname: ds.local_hostname(host),
+        public_keys: ds.public_ssh_keys(),
+        datasource: ds.display(),
+        datasource_name: ds.dsname().to_string(),
+        metadata: ds.metadata().clone(),
+        v1: facts.v1(),
+    }
+}
+
+/// Semaphores kept by the state crate.
+struct StateSems<'a> {
+    host: &'a Host,
+    paths: &'a Paths,
+}
+
+fn state_freq(f: Frequency) -> sem::Frequency {
+    match f {
+        Frequency::PerInstance => sem::Frequency::Instance,
+        Frequency::Always => sem::Frequency::Always,
+        Frequency::Once => sem::Frequency::Once,
+    }
+}
+
+impl Semaphores for StateSems<'_> {
+    fn has_run(&self, name: &str, freq: Frequency) -> bool {
+        sem::has_run(self.host, self.paths, name, state_freq(freq)).unwrap_or(false)
+    }
+    fn mark_run(&self, name: &str, freq: Frequency) -> std::io::Result<()> {
+        sem::mark_run(self.host, self.paths, name, state_freq(freq))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// Module events go to the log as upstream's reporting events.
+struct LogEvents;
+
+impl Events for LogEvents {
+    fn start(&self, name: &str, description: &str) {
+        clog::event_start(name, description);
+    }
+    fn finish(&self, name: &str, result: &str, description: &str) {
+        let r = match result {
+            "SUCCESS" => EventResult::Success,
+            "WARN" => EventResult::Warn,
+            _ => EventResult::Fail,
+        };
+        clog::event_finish(name, r, description);
+    }
+}

@@ -1,0 +1,395 @@
+//! Subcommand dispatch for `cloud-init` and the `cloud-id` binary.
+
+use crate::args::{CleanConfig, Cli, Command, DevelCommand, Format, Freq, Mode};
+use crate::boot::Boot;
+use crate::output;
+use ci_config::load::{load_config, LoadOptions, SystemPaths};
+use ci_host::Host;
+use ci_modules::Frequency;
+use ci_state::status::{self, StatusArgs, StatusEnv, Systemctl};
+use ci_state::{clean, cloud_id, query, CmdOutput, Paths};
+use clap::Parser;
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+
+fn argv0() -> String {
+    std::env::args()
+        .next()
+        .unwrap_or_else(|| "cloud-init".into())
+}
+
+fn paths_of(cfg: &Value) -> Paths {
+    let sp = SystemPaths::from_config(cfg);
+    Paths {
+        cloud_dir: PathBuf::from(sp.cloud_dir),
+        run_dir: PathBuf::from(sp.run_dir),
+        templates_dir: PathBuf::from(sp.templates_dir),
+        instance_id: None,
+    }
+}
+
+fn emit(out: &CmdOutput) -> i32 {
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    let _ = std::io::stdout().flush();
+    out.exit_code
+}
+
+/// The log file named by the configuration, under the root.
+fn install_logger(host: &Host, cfg: &Value, to_file: bool) {
+    let file = to_file.then(|| {
+        let f = cfg
+            .get("def_log_file")
+            .and_then(Value::as_str)
+            .unwrap_or("/var/log/cloud-init.log");
+        host.path(f)
+    });
+    match ci_state::log::CiLogger::new(file.as_deref(), true) {
+        Ok(l) => {
+            let _ = l.install();
+        }
+        Err(e) => {
+            eprintln!("Failed to open log file: {e}");
+            if let Ok(l) = ci_state::log::CiLogger::new(None, true) {
+                let _ = l.install();
+            }
+        }
+    }
+}
+
+fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemctl<'_>) {
+    (
+        status::uses_systemd(host),
+        host.kernel_cmdline(),
+        std::env::var("KERNEL_CMDLINE").ok(),
+        Systemctl { host, wait },
+    )
+}
+
+pub fn main_cloud_init() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    if cli.version {
+        println!("{} {}", argv0(), crate::VERSION);
+        return 0;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("usage: cloud-init [-h] [--version] [--debug] [--force] [--root DIR] {{init,modules,single,query,features,analyze,devel,collect-logs,clean,status,schema}} ...");
+        eprintln!("cloud-init: error: the following arguments are required: subcommand");
+        return 2;
+    };
+    let host = Host::new(&cli.root);
+    let mut files = cli.files.clone();
+    let stage_name = match &command {
+        Command::Init(a) => {
+            files.extend(a.files.iter().cloned());
+            Some("init")
+        }
+        Command::Modules(a) => {
+            files.extend(a.files.iter().cloned());
+            match a.mode {
+                Mode::Init => Some("init"),
+                Mode::Config => Some("config"),
+                Mode::Final => Some("final"),
+            }
+        }
+        Command::Single(a) => {
+            files.extend(a.files.iter().cloned());
+            None
+        }
+        _ => None,
+    };
+    let sys_cfg = load_config(&host, &LoadOptions::from_env(&files)).0;
+    let boots = matches!(
+        command,
+        Command::Init(_) | Command::Modules(_) | Command::Single(_)
+    );
+    if let Some(stage) = stage_name {
+        if let Some(sink) = output::stage_target(&sys_cfg, stage) {
+            if let Some(code) = output::redirect_through_child(&host, &sink) {
+                return code;
+            }
+        }
+    }
+    install_logger(&host, &sys_cfg, boots);
+    let boot = Boot {
+        host: host.clone(),
+        files,
+        force: cli.force,
+    };
+    let paths = paths_of(&sys_cfg);
+    match command {
+        Command::Init(a) => boot.init(a.local),
+        Command::Modules(a) => {
+            match a.mode {
+                Mode::Config => boot.modules("config"),
+                Mode::Final => boot.modules("final"),
+                Mode::Init => {
+                    log::warn!("The 'init' mode of 'cloud-init modules' is deprecated; use 'cloud-init init'");
+                    boot.init(false)
+                }
+            }
+        }
+        Command::Single(a) => {
+            let f = a.frequency.map(|f| match f {
+                Freq::Instance => Frequency::PerInstance,
+                Freq::Always => Frequency::Always,
+                Freq::Once => Frequency::Once,
+            });
+            boot.single(&a.name, f, a.module_args)
+        }
+        Command::Status(a) => {
+            let (uses_systemd, cmdline, env_k, sd) = status_env(&host, a.wait);
+            let env = StatusEnv {
+                uses_systemd,
+                cmdline,
+                env_kernel_cmdline: env_k,
+                systemd: &sd,
+            };
+            let format = match a.format {
+                Format::Tabular => status::Format::Tabular,
+                Format::Json => status::Format::Json,
+                Format::Yaml => status::Format::Yaml,
+            };
+            let args = StatusArgs {
+                format,
+                long: a.long,
+                wait: a.wait,
+            };
+            let mut streamed = false;
+            let out = status::run_status(
+                &host,
+                &paths,
+                &env,
+                args,
+                &mut || std::thread::sleep(std::time::Duration::from_millis(250)),
+                &mut |dot| {
+                    streamed = true;
+                    print!("{dot}");
+                    let _ = std::io::stdout().flush();
+                },
+            );
+            let stdout = if streamed {
+                out.stdout.trim_start_matches('.').to_string()
+            } else {
+                out.stdout
+            };
+            print!("{stdout}");
+            eprint!("{}", out.stderr);
+            out.exit_code
+        }
+        Command::Query(a) => run_query(&host, &paths, a),
+        Command::Clean(a) => {
+            let outputs: Vec<String> = match sys_cfg.get("output") {
+                Some(Value::Object(m)) => m
+                    .values()
+                    .flat_map(|v| match v {
+                        Value::String(s) => vec![s.clone()],
+                        Value::Array(a) => a
+                            .iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect(),
+                        Value::Object(o) => o
+                            .values()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect(),
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let logs = a.logs.then(|| {
+                ci_state::log::config_logfiles(
+                    &host,
+                    sys_cfg
+                        .get("def_log_file")
+                        .and_then(Value::as_str)
+                        .or(Some("/var/log/cloud-init.log")),
+                    &outputs,
+                )
+            });
+            let configs = a
+                .configs
+                .iter()
+                .filter_map(|c| {
+                    clean::ConfigKind::parse(match c {
+                        CleanConfig::All => "all",
+                        CleanConfig::SshConfig => "ssh_config",
+                        CleanConfig::Network => "network",
+                        CleanConfig::Datasource => "datasource",
+                        CleanConfig::Fstab => "fstab",
+                    })
+                })
+                .collect();
+            let args = clean::CleanArgs {
+                logs,
+                seed: a.seed,
+                configs,
+                machine_id: a.machine_id,
+                uses_systemd: status::uses_systemd(&host),
+            };
+            let code = emit(&clean::run_clean(&host, &paths, &args));
+            if code == 0 && a.reboot {
+                if host.is_sandbox() {
+                    eprintln!(
+                        "Not rebooting: --root {} is not the running system",
+                        host.root().display()
+                    );
+                } else if let Err(e) = host.run(&ci_host::Cmd::new(["shutdown", "-r", "now"])) {
+                    eprintln!("Could not reboot this system. Please reboot manually. {e}");
+                    return 1;
+                }
+            }
+            code
+        }
+        Command::Features => {
+            println!("NETWORK_CONFIG_V1\nNETWORK_CONFIG_V2");
+            0
+        }
+        Command::Devel(d) => match d.command {
+            DevelCommand::Render(r) => {
+                devel_render(&host, &paths, &r.user_data, r.instance_data.as_deref())
+            }
+            DevelCommand::NetConvert(_) => not_yet("devel net-convert"),
+            DevelCommand::MakeMime(_) => not_yet("devel make-mime"),
+            DevelCommand::HotplugHook(_) => not_yet("devel hotplug-hook"),
+        },
+        Command::Schema(_) => not_yet("schema"),
+        Command::CollectLogs(_) => not_yet("collect-logs"),
+        Command::Analyze(_) => not_yet("analyze"),
+    }
+}
+
+fn not_yet(what: &str) -> i32 {
+    eprintln!(
+        "Error: 'cloud-init {what}' is not supported by cloud-init-rs yet (see docs/compat.md)"
+    );
+    1
+}
+
+fn run_query(host: &Host, paths: &Paths, a: crate::args::QueryArgs) -> i32 {
+    if a.varname.is_none() && !a.all && !a.list_keys && a.format.is_none() {
+        eprintln!("Expected one of the options: --all, --format, --list-keys or varname");
+        return 1;
+    }
+    let args = query::QueryArgs {
+        varname: a.varname,
+        all: a.all,
+        list_keys: a.list_keys,
+        format: a.format.is_some(),
+        instance_data: a.instance_data,
+        user_data: a.user_data,
+        vendor_data: a.vendor_data,
+        is_root: Host::running_as_root(),
+    };
+    let Some(fmt) = a.format else {
+        return emit(&query::run_query(host, paths, &args));
+    };
+    let data = match query::load_query_data(host, paths, &args) {
+        Ok(d) => d,
+        Err(out) => return emit(&out),
+    };
+    match ci_userdata::render_jinja_body(&fmt, &data) {
+        Ok(text) if !text.is_empty() => {
+            println!("{text}");
+            0
+        }
+        Ok(_) => 1,
+        Err(e) => {
+            eprintln!("Failed to render templated data. {e}");
+            1
+        }
+    }
+}
+
+fn devel_render(
+    host: &Host,
+    paths: &Paths,
+    user_data: &std::path::Path,
+    idata: Option<&std::path::Path>,
+) -> i32 {
+    let idata_path = idata
+        .map(PathBuf::from)
+        .unwrap_or_else(|| host.path(paths.run_file("instance-data-sensitive.json")));
+    let Ok(itext) = std::fs::read_to_string(&idata_path) else {
+        eprintln!("Missing instance-data.json file: {}", idata_path.display());
+        return 1;
+    };
+    let Ok(ivalue) = serde_json::from_str::<Value>(&itext) else {
+        eprintln!("Cannot parse instance data {}", idata_path.display());
+        return 1;
+    };
+    let Ok(text) = std::fs::read_to_string(user_data) else {
+        eprintln!("Missing user-data file: {}", user_data.display());
+        return 1;
+    };
+    match ci_userdata::render_jinja(&text, &ivalue) {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("Cannot render from instance data due to exception: {e}");
+            1
+        }
+    }
+}
+
+/// `cloud-id [-j] [-l] [-i FILE] [--root DIR]`.
+pub fn main_cloud_id() -> i32 {
+    #[derive(Parser)]
+    #[command(
+        name = "cloud-id",
+        about = "Report the canonical cloud-id for this instance"
+    )]
+    struct Args {
+        /// Report all standardized cloud-id information as json.
+        #[arg(short = 'j', long = "json")]
+        json: bool,
+        /// Report extended cloud-id information as tab-delimited string.
+        #[arg(short = 'l', long = "long")]
+        long: bool,
+        /// Path to instance-data.json file.
+        #[arg(short = 'i', long = "instance-data")]
+        instance_data: Option<PathBuf>,
+        /// Work on the system rooted at DIR instead of / (cloud-init-rs).
+        #[arg(long = "root", default_value = "/")]
+        root: PathBuf,
+    }
+    let a = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let host = Host::new(&a.root);
+    let cfg = load_config(&host, &LoadOptions::default()).0;
+    let paths = paths_of(&cfg);
+    let (uses_systemd, cmdline, env_k, sd) = status_env(&host, false);
+    let env = StatusEnv {
+        uses_systemd,
+        cmdline,
+        env_kernel_cmdline: env_k,
+        systemd: &sd,
+    };
+    let details = status::status_details(&host, &paths, &env);
+    let idata = a
+        .instance_data
+        .unwrap_or_else(|| paths.run_file("instance-data.json"));
+    emit(&cloud_id::run_cloud_id(
+        &host,
+        &details,
+        &idata,
+        cloud_id::CloudIdArgs {
+            json: a.json,
+            long: a.long,
+        },
+    ))
+}

@@ -1,0 +1,236 @@
+//! Turning the datasource's data into instance state: network config,
+//! user-data and vendor-data parts, and the combined config.
+
+use ci_host::{Cmd, Host, WriteOpts};
+use ci_sources::Datasource;
+use ci_state::{instance_data, sem, Paths};
+use ci_userdata::{HttpFetcher, Kind, ProcessOptions, Processed};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Persist the network configuration for this instance. Rendering it is not
+/// built yet (docs/compat.md): an explicit config that cannot be applied is
+/// a warning, so the boot reports itself degraded instead of silently
+/// ignoring it.
+pub fn network_config(
+    host: &Host,
+    paths: &Paths,
+    ds: &dyn Datasource,
+    cfg: &Value,
+    new_instance: bool,
+) {
+    let system = cfg.get("network").filter(|v| !v.is_null()).cloned();
+    let disabled = |v: &Value| v.get("config").and_then(Value::as_str) == Some("disabled");
+    let (source, netcfg) = match (system, ds.network_config()) {
+        (Some(s), _) => ("system_cfg", Some(s)),
+        (None, Some(d)) => ("ds", Some(d)),
+        (None, None) => ("fallback", None),
+    };
+    let Some(netcfg) = netcfg else {
+        log::debug!("No network config from the datasource or system config; fallback networking is left to the image");
+        return;
+    };
+    if disabled(&netcfg) {
+        log::debug!("network config disabled by {source}");
+        return;
+    }
+    let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";
+    let file = paths.instance_file("network-config.json");
+    if let Err(e) = host.write_atomic(&file, body.as_bytes(), &WriteOpts::mode(0o600)) {
+        log::warn!("Failed to write {}: {e}", file.display());
+    }
+    if let Err(e) = host.symlink(&file, paths.run_file("network-config.json")) {
+        log::debug!("Failed to link network-config.json: {e}");
+    }
+    if new_instance {
+        log::warn!(
+            "Network configuration from {source} was not applied: rendering network configuration is not supported by cloud-init-rs yet"
+        );
+    }
+}
+
+fn instance_data_sensitive(host: &Host, paths: &Paths) -> Option<Value> {
+    let text = host
+        .read_to_string(paths.run_file("instance-data-sensitive.json"))
+        .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write(host: &Host, path: PathBuf, data: &[u8], mode: u32) {
+    if let Err(e) = host.write_atomic(&path, data, &WriteOpts::mode(mode)) {
+        log::warn!("Failed to write {}: {e}", path.display());
+    }
+}
+
+/// Store raw and processed user-data and vendor-data in the instance dir
+/// and, once per instance, hand their parts out: cloud-config files,
+/// scripts for the scripts_* modules. Boothooks run on every boot.
+/// Errors that upstream raises on (a failed include, bad gzip) are recorded
+/// as the stage error "Consuming user data failed!".
+pub fn user_and_vendor_data(
+    host: &Host,
+    paths: &Paths,
+    ds: &dyn Datasource,
+    cfg: &Value,
+    errors: &mut Vec<String>,
+) {
+    let iid = ds.instance_id();
+    let first =
+        !sem::has_run(host, paths, "consume_data", sem::Frequency::Instance).unwrap_or(false);
+    let idata = instance_data_sensitive(host, paths);
+    let allow_userdata = ci_modules::util::is_true(cfg.get("allow_userdata"), true);
+    let user_raw: &[u8] = if allow_userdata {
+        ds.userdata_raw().unwrap_or_default()
+    } else {
+        log::debug!("allow_userdata = False: discarding user-data");
+        b""
+    };
+    let launch_index = ds.launch_index().and_then(|v| match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let mut failed = false;
+    let user = consume_one(
+        host,
+        paths,
+        &iid,
+        Kind::User,
+        user_raw,
+        launch_index,
+        idata.clone(),
+        first,
+        &[],
+    );
+    failed |= !user.errors.is_empty();
+    for (kind, raw) in [
+        (Kind::Vendor, ds.vendordata_raw()),
+        (Kind::Vendor2, ds.vendordata2_raw()),
+    ] {
+        let raw = raw.unwrap_or_default();
+        write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
+        if raw.is_empty() {
+            write(host, paths.instance_file(kind.processed_file()), b"", 0o600);
+            continue;
+        }
+        let cfg_name = if kind == Kind::Vendor {
+            "vendor_data"
+        } else {
+            "vendor_data2"
+        };
+        // User cloud-config may turn vendor-data off.
+        let user_vd = user.cloud_config.as_ref().and_then(|c| c.get(cfg_name));
+        let vd = user_vd.or_else(|| cfg.get(cfg_name));
+        if !ci_modules::util::is_true(vd.and_then(|v| v.get("enabled")), true) {
+            log::debug!("{cfg_name} consumption is disabled.");
+            continue;
+        }
+        let disabled: Vec<String> = vd
+            .and_then(|v| v.get("disabled_handlers"))
+            .map(|v| ci_modules::util::str_list(Some(v)))
+            .unwrap_or_default();
+        let p = consume_one(
+            host,
+            paths,
+            &iid,
+            kind,
+            raw,
+            None,
+            idata.clone(),
+            first,
+            &disabled,
+        );
+        failed |= !p.errors.is_empty();
+    }
+    if failed {
+        log::warn!("Consuming user data failed!");
+        errors.push("Consuming user data failed!".to_string());
+        return;
+    }
+    if first {
+        if let Err(e) = sem::mark_run(host, paths, "consume_data", sem::Frequency::Instance) {
+            log::warn!("Failed to write semaphore consume_data: {e}");
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn consume_one(
+    host: &Host,
+    paths: &Paths,
+    iid: &str,
+    kind: Kind,
+    raw: &[u8],
+    launch_index: Option<i64>,
+    instance_data: Option<Value>,
+    first: bool,
+    disabled_handlers: &[String],
+) -> Processed {
+    write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
+    let opts = ProcessOptions {
+        kind,
+        launch_index: if kind == Kind::User {
+            launch_index
+        } else {
+            None
+        },
+        instance_data,
+        include_once_cache: Some(paths.instance_file("data/urlcache")),
+        host: Some(host),
+        disabled_handlers: disabled_handlers.to_vec(),
+    };
+    let fetcher = HttpFetcher::upstream_include().with_host(host.clone());
+    let p = ci_userdata::process(raw, &opts, &fetcher);
+    write(
+        host,
+        paths.instance_file(kind.processed_file()),
+        &p.processed_mime,
+        0o600,
+    );
+    if !p.errors.is_empty() {
+        return p;
+    }
+    if first {
+        write(
+            host,
+            paths.instance_file(kind.cloud_config_file()),
+            p.cloud_config_text.as_bytes(),
+            0o600,
+        );
+        let cloud_dir = paths.cloud_dir.clone();
+        let idir = paths.instance_dir();
+        for s in &p.scripts {
+            write(host, s.path(&cloud_dir, &idir), &s.content, 0o700);
+        }
+    }
+    for hook in &p.boothooks {
+        let path = paths.instance_file(&format!("boothooks/{}", hook.filename));
+        write(host, path.clone(), &hook.content, 0o700);
+        let cmd = Cmd::new([path.to_string_lossy().into_owned()])
+            .in_target()
+            .env("INSTANCE_ID", iid);
+        match host.run(&cmd) {
+            Ok(out) => {
+                print!("{}", out.stdout_str());
+                eprint!("{}", out.stderr_str());
+            }
+            Err(e) => log::warn!("Boothooks script {} execution error: {e}", path.display()),
+        }
+    }
+    p
+}
+
+/// `/run/cloud-init/combined-cloud-config.json` and the sensitive
+/// instance-data's `system_info`/`features`.
+pub fn combined_config(host: &Host, paths: &Paths, full: &Value) {
+    let system_info = full.get("system_info").cloned().unwrap_or(Value::Null);
+    if let Err(e) = instance_data::write_combined_cloud_config(
+        host,
+        paths,
+        full,
+        &system_info,
+        &instance_data::upstream_features(),
+    ) {
+        log::warn!("Failed to write combined-cloud-config.json: {e}");
+    }
+}

@@ -1,0 +1,18 @@
+//! The `cloud-init`, `cloud-id` and `cloud-init-per` commands and the stage
+//! runner that wires the boot pipeline: detect → fetch → identify →
+//! user-data → config → modules → report.
+
+pub mod args;
+mod boot;
+mod cmds;
+mod consume;
+mod output;
+mod per;
+
+pub use cmds::{main_cloud_id, main_cloud_init};
+pub use per::main_cloud_init_per;
+
+/// Our version as reported by `--version`, the log banner and files that
+/// carry upstream's version: the upstream release whose behaviour we follow,
+/// then ours.
+pub const VERSION: &str = concat!("25.1.4+rs.", env!("CARGO_PKG_VERSION"));

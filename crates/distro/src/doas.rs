@@ -1,0 +1,179 @@
+//! `/etc/doas.conf` rules, accepted only when they name the user as
+//! upstream's rule pattern does.
+
+use crate::accounts::{AccountError, Stamp};
+use crate::Distro;
+use ci_host::{Host, WriteOpts};
+use log::{debug, error};
+use serde_json::Value;
+
+const OPTION_WORDS: &[&str] = &["nolog", "nopass", "persist", "keepenv"];
+
+fn skip_ws(s: &str) -> (&str, bool) {
+    let t = s.trim_start();
+    (t, t.len() != s.len())
+}
+
+/// One run of concatenated options (`nopass`, `persist`, `setenv { A=1 }`).
+fn option_group(s: &str) -> Option<&str> {
+    let mut rest = s;
+    let mut n = 0;
+    loop {
+        if let Some(w) = OPTION_WORDS.iter().find(|w| rest.starts_with(**w)) {
+            rest = &rest[w.len()..];
+        } else if let Some(r) = rest.strip_prefix("setenv {") {
+            let close = r.find('}')?;
+            if close == 0 {
+                return None;
+            }
+            rest = &r[close + 1..];
+        } else {
+            break;
+        }
+        n += 1;
+    }
+    (n > 0).then_some(rest)
+}
+
+fn ident(s: &str) -> Option<(&str, &str)> {
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    (end > 0).then(|| s.split_at(end))
+}
+
+/// After the identity: `as X`..., `cmd C [args ...]`..., then the end.
+fn tail_ok(rest: &str) -> bool {
+    if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        return false;
+    }
+    let toks: Vec<&str> = rest.split_whitespace().collect();
+    let mut i = 0;
+    while toks.get(i) == Some(&"as") {
+        match toks.get(i + 1).and_then(|t| ident(t)) {
+            Some((_, "")) => i += 2,
+            _ => return false,
+        }
+    }
+    while toks.get(i) == Some(&"cmd") {
+        if toks.get(i + 1).is_none() {
+            return false;
+        }
+        i += 2;
+        if toks.get(i) == Some(&"args") {
+            return toks.get(i + 1).is_some();
+        }
+    }
+    i == toks.len()
+}
+
+/// The identity a rule names, if it is a well-formed rule.
+fn rule_identity(rule: &str) -> Option<String> {
+    let rest = rule
+        .strip_prefix("permit")
+        .or_else(|| rule.strip_prefix("deny"))?;
+    // Every place the option groups may stop, longest first (the pattern backtracks).
+    let mut stops = vec![rest];
+    let mut cur = rest;
+    loop {
+        let (after_ws, had_ws) = skip_ws(cur);
+        match option_group(after_ws).filter(|_| had_ws) {
+            Some(next) => {
+                stops.push(next);
+                cur = next;
+            }
+            None => break,
+        }
+    }
+    for stop in stops.iter().rev() {
+        let (after_ws, had_ws) = skip_ws(stop);
+        if !had_ws {
+            continue;
+        }
+        if let Some((id, tail)) = ident(after_ws) {
+            if tail_ok(tail) {
+                return Some(id.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Upstream's `is_doas_rule_valid`: well formed and naming `user`.
+pub fn is_doas_rule_valid(user: &str, rule: &str) -> bool {
+    debug!("Checking if user '{user}' is referenced in doas rule {rule:?}");
+    match rule_identity(rule) {
+        Some(id) => {
+            debug!("User '{id}' referenced in doas rule");
+            if id == user {
+                debug!("Correct user is referenced in doas rule");
+                true
+            } else {
+                debug!("Incorrect user '{id}' is referenced in doas rule");
+                false
+            }
+        }
+        None => {
+            debug!("doas rule does not appear to reference any user");
+            false
+        }
+    }
+}
+
+impl Distro {
+    /// Add `user`'s doas rules; any invalid rule drops them all (logged as an error).
+    pub fn write_doas_rules(
+        &self,
+        host: &Host,
+        user: &str,
+        rules: &Value,
+        stamp: &Stamp,
+    ) -> Result<(), AccountError> {
+        let rules: Vec<String> = match rules {
+            Value::Array(a) => a.iter().map(crate::accounts::py_str).collect(),
+            Value::String(s) => s.chars().map(String::from).collect(),
+            _ => Vec::new(),
+        };
+        for rule in &rules {
+            if !is_doas_rule_valid(user, rule) {
+                error!("Invalid doas rule {rule:?} for user '{user}', not writing any doas rules for user!");
+                return Ok(());
+            }
+        }
+        let mut lines = vec![String::new(), format!("# cloud-init User rules for {user}")];
+        lines.extend(rules.iter().cloned());
+        let content = lines.join("\n") + "\n";
+        let path = self.doas_fn();
+        match host.read_optional(path)? {
+            None => {
+                let text = format!("{}\n{content}", stamp.header("created"));
+                host.write_atomic(path, text.as_bytes(), &WriteOpts::mode(0o440))?;
+            }
+            Some(old) if !String::from_utf8_lossy(&old).contains(&content) => {
+                host.append(path, content.as_bytes(), &WriteOpts::mode(0o440))?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_as_upstream_pattern() {
+        assert!(is_doas_rule_valid("alpine", "permit nopass alpine"));
+        assert!(is_doas_rule_valid(
+            "bob",
+            "permit persist keepenv bob as root cmd /bin/ls args -l /"
+        ));
+        assert!(is_doas_rule_valid("bob", "deny setenv { A=1 B=2 } bob"));
+        assert!(is_doas_rule_valid("nopass", "permit nopass"));
+        assert!(!is_doas_rule_valid("bob", "permit nopass al"));
+        assert!(!is_doas_rule_valid("bob", "permit :wheel"));
+        assert!(!is_doas_rule_valid("bob", "allow bob"));
+        assert!(!is_doas_rule_valid("bob", "permit bob cmd"));
+    }
+}

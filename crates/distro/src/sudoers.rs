@@ -1,0 +1,238 @@
+//! `/etc/sudoers.d/90-cloud-init-users` and the `#includedir` check on
+//! `/etc/sudoers`, as upstream writes them.
+
+use crate::accounts::{py_str, AccountError, Stamp};
+use crate::Distro;
+use ci_host::{Host, WriteOpts};
+use log::{debug, info, warn};
+use serde_json::Value;
+use std::path::{Component, Path, PathBuf};
+
+/// Upstream's DEPRECATED-level notice (`lifecycle.deprecate`); the
+/// `DEPRECATED:` target prefix is how the agent's logger recognises it.
+pub(crate) fn deprecate(what: &str, since: &str, extra: &str) {
+    let removal = since
+        .split_once('.')
+        .and_then(|(y, m)| y.parse::<u32>().ok().map(|y| format!("{}.{m}", y + 5)))
+        .unwrap_or_else(|| "a future version".into());
+    let msg = format!(
+        "{what} is deprecated in {since} and scheduled to be removed in {removal}. {extra}"
+    );
+    log::warn!(target: "DEPRECATED:lifecycle.py", "{}", msg.trim_end());
+}
+
+fn abspath(p: &str) -> String {
+    let mut out = PathBuf::from("/");
+    for c in Path::new(p).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+fn includes_dir(contents: &str, dir: &str) -> bool {
+    contents.lines().any(|line| {
+        let line = line.trim();
+        let rest = line
+            .strip_prefix("#includedir")
+            .or_else(|| line.strip_prefix("@includedir"))
+            .or_else(|| line.strip_prefix("|includedir"));
+        match rest {
+            Some(r) if r.starts_with(char::is_whitespace) => {
+                let d = r.trim();
+                !d.is_empty() && abspath(d) == dir
+            }
+            _ => false,
+        }
+    })
+}
+
+impl Distro {
+    /// Make sure `sudo_base` includes `path` and that `path` is a 0750 directory.
+    pub fn ensure_sudo_dir(
+        &self,
+        host: &Host,
+        path: &str,
+        sudo_base: &str,
+        stamp: &Stamp,
+    ) -> Result<(), AccountError> {
+        let system_sudo_base = "/usr/etc/sudoers";
+        let (contents, base_exists) = if host.exists(sudo_base) {
+            (host.read_to_string(sudo_base)?, true)
+        } else if host.exists(system_sudo_base) {
+            (host.read_to_string(system_sudo_base)?, false)
+        } else {
+            (String::new(), false)
+        };
+        if !includes_dir(&contents, path) {
+            let res = if !base_exists {
+                if !contents.is_empty() {
+                    info!("Using content from '{system_sudo_base}'");
+                }
+                let text = format!(
+                    "{contents}# See sudoers(5) for more information on \"#include\" directives:\n\n{}\n#includedir {path}\n",
+                    stamp.header("added")
+                );
+                host.write_atomic(sudo_base, text.as_bytes(), &WriteOpts::mode(0o440))
+            } else {
+                let text = format!("\n{}\n#includedir {path}\n", stamp.header("added"));
+                host.append(sudo_base, text.as_bytes(), &WriteOpts::mode(0o644))
+            };
+            if let Err(e) = res {
+                warn!("Failed to write {sudo_base}");
+                return Err(e.into());
+            }
+            debug!("Added '#includedir {path}' to {sudo_base}");
+        }
+        host.create_dir_all(path, 0o750)?;
+        host.set_mode(path, 0o750)?;
+        Ok(())
+    }
+
+    /// Add `user`'s sudo rules (a string or a list) to the cloud-init sudoers file.
+    pub fn write_sudo_rules(
+        &self,
+        host: &Host,
+        user: &str,
+        rules: &Value,
+        stamp: &Stamp,
+    ) -> Result<(), AccountError> {
+        let sudo_file = self.ci_sudoers_fn();
+        let mut lines = vec![String::new(), format!("# User rules for {user}")];
+        match rules {
+            Value::Array(a) => lines.extend(a.iter().map(|r| format!("{user} {}", py_str(r)))),
+            Value::String(s) => lines.push(format!("{user} {s}")),
+            other => {
+                return Err(AccountError::Msg(format!(
+                    "Can not create sudoers rule addition with type '{}'",
+                    py_type(other)
+                )))
+            }
+        }
+        let content = lines.join("\n") + "\n";
+        let dir = Path::new(sudo_file)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into());
+        self.ensure_sudo_dir(host, &dir, "/etc/sudoers", stamp)?;
+        let res = match host.read_optional(sudo_file)? {
+            None => {
+                let text = format!("{}\n{content}", stamp.header("created"));
+                host.write_atomic(sudo_file, text.as_bytes(), &WriteOpts::mode(0o440))
+            }
+            Some(old) if !String::from_utf8_lossy(&old).contains(&content) => {
+                host.append(sudo_file, content.as_bytes(), &WriteOpts::mode(0o440))
+            }
+            Some(_) => Ok(()),
+        };
+        res.map_err(|e| {
+            warn!("Failed to write sudoers file {sudo_file}");
+            e.into()
+        })
+    }
+}
+
+pub(crate) fn py_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            version: "25.1.4".into(),
+            date: "Sun, 01 Jun 2025 10:00:01 +0000".into(),
+        }
+    }
+
+    #[test]
+    fn include_detection() {
+        assert!(includes_dir(
+            "#includedir /etc/sudoers.d\n",
+            "/etc/sudoers.d"
+        ));
+        assert!(includes_dir(
+            "  @includedir   /etc/../etc/sudoers.d/ \n",
+            "/etc/sudoers.d"
+        ));
+        assert!(!includes_dir(
+            "#includedirx /etc/sudoers.d\n",
+            "/etc/sudoers.d"
+        ));
+        assert!(!includes_dir(
+            "# includedir /etc/sudoers.d\n",
+            "/etc/sudoers.d"
+        ));
+    }
+
+    #[test]
+    fn writes_sudoers_and_include() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        h.write_atomic(
+            "/etc/sudoers",
+            b"root ALL=(ALL) ALL\n",
+            &WriteOpts::mode(0o440),
+        )
+        .unwrap();
+        let distro = Distro::from_config(&json!({"system_info": {"distro": "debian"}}));
+        distro
+            .write_sudo_rules(&h, "bob", &json!(["ALL=(ALL) NOPASSWD:ALL"]), &stamp())
+            .unwrap();
+        distro
+            .write_sudo_rules(&h, "bob", &json!(["ALL=(ALL) NOPASSWD:ALL"]), &stamp())
+            .unwrap();
+        distro
+            .write_sudo_rules(&h, "al", &json!("ALL=(ALL) ALL"), &stamp())
+            .unwrap();
+        assert_eq!(
+            h.read_to_string("/etc/sudoers.d/90-cloud-init-users").unwrap(),
+            "# Created by cloud-init v. 25.1.4 on Sun, 01 Jun 2025 10:00:01 +0000\n\n# User rules for bob\nbob ALL=(ALL) NOPASSWD:ALL\n\n# User rules for al\nal ALL=(ALL) ALL\n"
+        );
+        assert_eq!(
+            h.read_to_string("/etc/sudoers").unwrap(),
+            "root ALL=(ALL) ALL\n\n# Added by cloud-init v. 25.1.4 on Sun, 01 Jun 2025 10:00:01 +0000\n#includedir /etc/sudoers.d\n"
+        );
+        let mode = |p: &str| std::fs::metadata(h.path(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("/etc/sudoers.d/90-cloud-init-users"), 0o440);
+        assert_eq!(mode("/etc/sudoers.d"), 0o750);
+        let err = distro
+            .write_sudo_rules(&h, "x", &json!({"a": 1}), &stamp())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Can not create sudoers rule addition with type 'dict'"
+        );
+    }
+
+    #[test]
+    fn creates_missing_sudoers_base() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let distro = Distro::from_config(&json!({}));
+        distro
+            .ensure_sudo_dir(&h, "/etc/sudoers.d", "/etc/sudoers", &stamp())
+            .unwrap();
+        assert_eq!(
+            h.read_to_string("/etc/sudoers").unwrap(),
+            "# See sudoers(5) for more information on \"#include\" directives:\n\n# Added by cloud-init v. 25.1.4 on Sun, 01 Jun 2025 10:00:01 +0000\n#includedir /etc/sudoers.d\n"
+        );
+    }
+}

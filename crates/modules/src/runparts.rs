@@ -1,0 +1,116 @@
+//! Running scripts inside the target as upstream's `subp.runparts` and
+//! `subp.subp(capture=False)` do: every executable in name order, all of
+//! them even when some fail, and their output passed on to ours.
+
+use crate::ModuleError;
+use ci_host::{Cmd, CmdOutput, Host};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Run `cmd` in the target, hand its output on to our stdout/stderr (it
+/// ends up in cloud-init-output.log), and fail on a non-zero exit with
+/// upstream's `ProcessExecutionError` text.
+pub(crate) fn run_passthrough(host: &Host, cmd: &Cmd) -> Result<(), ModuleError> {
+    let out = host
+        .runner()
+        .execute(host, cmd)
+        .map_err(|e| ModuleError::new(exec_error(&cmd.argv, "-", &e.to_string())))?;
+    pass_on(&out);
+    if out.status != 0 {
+        return Err(ModuleError::new(exec_error(
+            &cmd.argv,
+            &out.status.to_string(),
+            "-",
+        )));
+    }
+    Ok(())
+}
+
+fn pass_on(out: &CmdOutput) {
+    // Losing the copy of a script's output must not fail the script.
+    if !out.stdout.is_empty() {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(&out.stdout);
+        let _ = o.flush();
+    }
+    if !out.stderr.is_empty() {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(&out.stderr);
+        let _ = e.flush();
+    }
+}
+
+/// Upstream's `ProcessExecutionError` message for an uncaptured command.
+pub(crate) fn exec_error(argv: &[String], exit_code: &str, reason: &str) -> String {
+    let words: Vec<String> = argv.iter().map(|a| crate::pyval::py_quote(a)).collect();
+    format!(
+        "Unexpected error while running command.\nCommand: [{}]\nExit code: {exit_code}\nReason: {reason}\nStdout: -\nStderr: -",
+        words.join(", ")
+    )
+}
+
+/// Upstream's `subp.runparts(dir, exe_prefix=prefix)`: `dir` is a target
+/// path; a missing directory is not an error.
+pub(crate) fn runparts(host: &Host, dir: &Path, prefix: &[String]) -> Result<(), ModuleError> {
+    if !host.is_dir(dir) {
+        return Ok(());
+    }
+    let mut failed: Vec<String> = Vec::new();
+    let mut attempted = 0usize;
+    for name in host.list_dir(dir) {
+        let target = dir.join(&name);
+        let target_s = target.to_string_lossy().into_owned();
+        let meta = std::fs::metadata(host.path(&target));
+        let is_file = meta.as_ref().is_ok_and(|m| m.is_file());
+        let is_exe = meta
+            .as_ref()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if is_exe {
+            attempted += 1;
+            let mut argv: Vec<String> = prefix.to_vec();
+            argv.push(target_s);
+            if let Err(e) = run_passthrough(host, &Cmd::new(argv).in_target()) {
+                log::debug!("{e}");
+                failed.push(name);
+            }
+        } else if is_file {
+            log::warn!(
+                "skipping {target_s} as its not executable or the underlying file system is mounted without executable permissions."
+            );
+        } else {
+            log::debug!("Not executing special file [{target_s}]");
+        }
+    }
+    if !failed.is_empty() && attempted > 0 {
+        return Err(ModuleError::new(format!(
+            "Runparts: {} failures ({}) in {attempted} attempted commands",
+            failed.len(),
+            failed.join(",")
+        )));
+    }
+    Ok(())
+}
+
+/// Upstream's `subp.which` against the target: a path with `/` is checked
+/// as is, a bare name is searched in the usual `PATH` directories.
+pub(crate) fn target_which(host: &Host, prog: &str) -> Option<String> {
+    const PATH: &[&str] = &[
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    let is_exe = |p: &str| {
+        std::fs::metadata(host.path(p))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if prog.contains('/') {
+        return is_exe(prog).then(|| prog.to_string());
+    }
+    PATH.iter()
+        .map(|d| format!("{d}/{prog}"))
+        .find(|p| is_exe(p))
+}

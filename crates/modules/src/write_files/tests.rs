@@ -1,0 +1,272 @@
+use super::*;
+use crate::testutil::{logcap, TestEnv};
+use base64::Engine;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+
+const FIXTURE: &str = include_str!("../../tests/fixtures/write_files_decode.json");
+
+#[test]
+fn decoding_matches_upstream_for_every_encoding() {
+    logcap::init();
+    let fx: Value = serde_json::from_str(FIXTURE).unwrap();
+    for case in fx["decode"].as_array().unwrap() {
+        let content = case["content"].as_str().unwrap();
+        let enc = match &case["encoding"] {
+            Value::Null => None,
+            v => Some(v),
+        };
+        let before = logcap::warnings().len();
+        let got = decode_content(content.as_bytes(), enc);
+        match (case.get("result_b64"), case.get("error")) {
+            (Some(want), _) => {
+                let want = base64::engine::general_purpose::STANDARD
+                    .decode(want.as_str().unwrap())
+                    .unwrap();
+                assert_eq!(got.as_deref(), Ok(want.as_slice()), "case {case}");
+            }
+            (None, Some(err)) => {
+                assert_eq!(got, Err(err.as_str().unwrap().to_string()), "case {case}")
+            }
+            _ => unreachable!(),
+        }
+        let warned: Vec<String> = logcap::warnings()[before..].to_vec();
+        let want: Vec<String> = serde_json::from_value(case["warnings"].clone()).unwrap();
+        assert_eq!(warned, want, "case {case}");
+    }
+}
+
+#[test]
+fn permissions_decode_as_upstream() {
+    logcap::init();
+    let fx: Value = serde_json::from_str(FIXTURE).unwrap();
+    for case in fx["perms"].as_array().unwrap() {
+        let before = logcap::warnings().len();
+        let got = decode_perms(Some(&case["perm"]), 0o644);
+        assert_eq!(Value::from(got), case["mode"], "case {case}");
+        let warned: Vec<String> = logcap::warnings()[before..].to_vec();
+        let want: Vec<String> = serde_json::from_value(case["warnings"].clone()).unwrap();
+        assert_eq!(warned, want, "case {case}");
+    }
+}
+
+fn passwd(env: &TestEnv) {
+    env.write(
+        "/etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+    );
+    env.write("/etc/group", "root:x:0:\nbob:x:1001:\nstaff:x:50:\n");
+}
+
+#[test]
+fn writes_files_with_modes_owners_and_normalised_paths() {
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/etc/motd", "content": "hi\n"},
+        {"path": "etc/../etc/app//conf", "content": "aGVsbG8K", "encoding": "b64",
+         "permissions": "0600", "owner": "bob:staff"},
+        {"path": "/home/bob/new/dir/f", "content": "x", "owner": "bob", "permissions": 493},
+        {"path": "/empty"},
+    ]}));
+    passwd(&env);
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/etc/motd"), "hi\n");
+    assert_eq!(env.mode("/etc/motd"), 0o644);
+    assert_eq!(env.read("/etc/app/conf"), "hello\n");
+    assert_eq!(env.mode("/etc/app/conf"), 0o600);
+    let md = std::fs::metadata(env.host.path("/etc/app/conf")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1001, 50));
+    assert_eq!(env.mode("/home/bob/new/dir/f"), 0o755);
+    // Directories created for the file belong to its owner, as upstream's ensure_dir.
+    let dmd = std::fs::metadata(env.host.path("/home/bob/new")).unwrap();
+    assert_eq!(dmd.uid(), 1001);
+    assert_eq!(env.read("/empty"), "");
+}
+
+#[test]
+fn root_owner_works_without_passwd_in_the_target() {
+    let env = TestEnv::new(json!({"write_files": [{"path": "/a", "content": "x"}]}));
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(std::fs::metadata(env.host.path("/a")).unwrap().uid(), 0);
+}
+
+#[test]
+fn append_adds_and_sets_mode() {
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/log", "content": "two\n", "append": true, "permissions": "0640"},
+    ]}));
+    env.write("/log", "one\n");
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/log"), "one\ntwo\n");
+    assert_eq!(env.mode("/log"), 0o640);
+}
+
+#[test]
+fn deferred_entries_wait_for_write_files_deferred() {
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/now", "content": "n"},
+        {"path": "/later", "content": "l", "defer": "yes"},
+    ]}));
+    handle(&env.ctx("write_files")).unwrap();
+    assert!(env.host.exists("/now"));
+    assert!(!env.host.exists("/later"));
+    std::fs::remove_file(env.host.path("/now")).unwrap();
+    handle_deferred(&env.ctx("write_files_deferred")).unwrap();
+    assert!(env.host.exists("/later"));
+    assert!(!env.host.exists("/now"));
+}
+
+#[test]
+fn missing_path_and_bad_permissions_warn_and_go_on() {
+    logcap::init();
+    let env = TestEnv::new(json!({"write_files": [
+        {"content": "no path"},
+        {"path": "/p", "content": "x", "permissions": "rw-r--r--"},
+    ]}));
+    handle(&env.ctx("write_files")).unwrap();
+    let w = logcap::warnings();
+    assert!(
+        w.contains(&"No path provided to write for entry 1 in module write_files".to_string()),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&"Undecodable permissions 'rw-r--r--', returning default 644".to_string()),
+        "{w:?}"
+    );
+    assert_eq!(env.mode("/p"), 0o644);
+}
+
+#[test]
+fn unknown_owner_and_bad_base64_stop_the_module() {
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/first", "content": "1"},
+        {"path": "/bad", "content": "x", "owner": "nobody:nogroup"},
+        {"path": "/after", "content": "2"},
+    ]}));
+    passwd(&env);
+    let err = handle(&env.ctx("write_files")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unknown user or group: \"getpwnam(): name not found: 'nobody'\""
+    );
+    assert!(env.host.exists("/first"));
+    assert!(!env.host.exists("/bad"));
+    assert!(!env.host.exists("/after"));
+
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/g", "content": "x", "owner": "root:nogroup"},
+    ]}));
+    let err = handle(&env.ctx("write_files")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("getgrnam(): name not found: 'nogroup'"),
+        "{err}"
+    );
+
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/b", "content": "aGVsbG8", "encoding": "base64"},
+    ]}));
+    let err = handle(&env.ctx("write_files")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write_files entry 1 (/b): Incorrect padding"
+    );
+}
+
+#[test]
+fn source_file_url_and_fallback_to_content() {
+    logcap::init();
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/copy", "source": {"uri": "file:///srv/src.txt"}},
+        {"path": "/fallback", "source": {"uri": "file:///missing"}, "content": "Zg==", "encoding": "b64"},
+        {"path": "/nothing", "source": {"uri": "/missing"}},
+        {"path": "/after", "content": "ok"},
+    ]}));
+    env.write("/srv/src.txt", "from source\n");
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/copy"), "from source\n");
+    assert_eq!(env.read("/fallback"), "f");
+    assert!(!env.host.exists("/nothing"));
+    assert_eq!(env.read("/after"), "ok");
+    let w = logcap::warnings();
+    assert!(w.contains(&"Failed to retrieve contents from source \"file:///missing\"; falling back to data from \"contents\" key".to_string()), "{w:?}");
+    assert!(
+        w.contains(
+            &"No content could be loaded for entry 3 in module write_files; skipping".to_string()
+        ),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn source_http_sends_headers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let body = "served\n";
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        head
+    });
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/web", "source": {"uri": format!("http://127.0.0.1:{port}/f"),
+                                    "headers": {"Authorization": "Basic xyz", "X-N": 1}}},
+    ]}));
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/web"), "served\n");
+    let head = server.join().unwrap();
+    assert!(head[0].starts_with("GET /f "), "{head:?}");
+    let lower: Vec<String> = head.iter().map(|h| h.to_lowercase()).collect();
+    assert!(
+        lower.contains(&"authorization: basic xyz".to_string()),
+        "{head:?}"
+    );
+    assert!(lower.contains(&"x-n: 1".to_string()), "{head:?}");
+}
+
+#[test]
+fn usergroup_extraction() {
+    assert_eq!(
+        extract_usergroup(Some("a:b")),
+        (Some("a".into()), Some("b".into()))
+    );
+    assert_eq!(extract_usergroup(Some(" a ")), (Some("a".into()), None));
+    assert_eq!(extract_usergroup(Some("-1:none")), (None, None));
+    assert_eq!(extract_usergroup(Some("")), (None, None));
+}
+
+#[test]
+fn symlinked_targets_are_written_through() {
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/etc/resolv.conf", "content": "nameserver 127.0.0.53\n"},
+        {"path": "/etc/rel", "content": "r"},
+    ]}));
+    env.write("/run/systemd/resolve/stub-resolv.conf", "old\n");
+    env.host
+        .symlink("/run/systemd/resolve/stub-resolv.conf", "/etc/resolv.conf")
+        .unwrap();
+    env.host.symlink("../srv/real", "/etc/rel").unwrap();
+    handle(&env.ctx("write_files")).unwrap();
+    assert!(env.host.read_link("/etc/resolv.conf").is_ok());
+    assert_eq!(
+        env.read("/run/systemd/resolve/stub-resolv.conf"),
+        "nameserver 127.0.0.53\n"
+    );
+    assert_eq!(env.read("/srv/real"), "r");
+}
