@@ -40,11 +40,12 @@ echo "== /etc/hosts"; grep -v '^#' "$root/etc/hosts" | sed '/^$/d'
 echo "== users made"; grep -E '^(debian|alice|svc):' "$root/etc/passwd"
 echo "== groups"; grep -E '^(ops|dev|sudo):' "$root/etc/group"
 echo "== sudoers"; cat "$root/etc/sudoers.d/90-cloud-init-users" 2>/dev/null || true
-echo "== authorized keys"; ls -l "$root/home/alice/.ssh/authorized_keys" "$root/home/debian/.ssh/authorized_keys" 2>/dev/null || true
+echo "== authorized keys (numeric owners: the root's users, not this machine's)"
+ls -ln "$root/home/alice/.ssh/authorized_keys" "$root/home/debian/.ssh/authorized_keys" 2>/dev/null || true
 echo "== host keys"; ls "$root/etc/ssh/" | grep host_ || true
 echo "== sshd drop-in"; cat "$root/etc/ssh/sshd_config.d/50-cloud-init.conf" 2>/dev/null || true
-echo "== files"; ls -l "$root/etc/motd.d/10-demo" "$root/opt/app/config.json" "$root/home/alice/notes.txt" "$root/etc/vendor-marker" 2>/dev/null || true
+echo "== files"; ls -ln "$root/etc/motd.d/10-demo" "$root/opt/app/config.json" "$root/home/alice/notes.txt" "$root/etc/vendor-marker" 2>/dev/null || true
 echo "== runcmd output"; cat "$root/var/tmp/demo-runcmd" 2>/dev/null || true
-echo "== semaphores"; ls "$root/var/lib/cloud/instance/sem/"
+echo "== semaphores"; ls "$root/var/lib/cloud/instances/"*/sem/
 echo "== log: $root/var/log/cloud-init.log ($(wc -l < "$root/var/log/cloud-init.log") lines); warnings:"
 grep -E '\[(WARNING|ERROR|CRITICAL)\]' "$root/var/log/cloud-init.log" || echo "   none"

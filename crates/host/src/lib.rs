@@ -134,11 +134,22 @@ impl Host {
             .unwrap_or_default()
     }
 
-    /// Seconds since boot from `<root>/proc/uptime` (0.0 if unreadable).
+    /// The seconds-since-boot field of `<root>/proc/uptime`, as text. A
+    /// sandbox root without one shares this machine's kernel, so this
+    /// machine's `/proc/uptime` answers instead.
+    pub fn uptime_text(&self) -> Option<String> {
+        let first = |s: String| s.split_whitespace().next().map(str::to_string);
+        match self.read_to_string("/proc/uptime") {
+            Ok(s) => first(s),
+            Err(_) if self.is_sandbox() => std::fs::read_to_string("/proc/uptime").ok().and_then(first),
+            Err(_) => None,
+        }
+    }
+
+    /// Seconds since boot (see [`Host::uptime_text`]; 0.0 if unreadable).
     pub fn uptime(&self) -> f64 {
-        self.read_to_string("/proc/uptime")
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        self.uptime_text()
+            .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     }
 
