@@ -196,10 +196,7 @@ pub fn log_banner(version: &str, action: &str, uptime: &str, epoch: f64) -> Stri
 
 /// The first field of `<root>/proc/uptime`, as upstream prints it (`??` if unreadable).
 pub fn uptime_text(host: &ci_host::Host) -> String {
-    host.read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "??".to_string())
+    host.uptime_text().unwrap_or_else(|| "??".to_string())
 }
 
 /// Result of a reporting event.
