@@ -143,7 +143,7 @@ impl Boot {
         if local {
             instance::purge_cache(&self.host, &paths, false);
         }
-        let manual = ci_modules::util::is_true(cfg.get("manual_cache_clean"), false)
+        let manual = ci_pyval::cfg_bool(&cfg, "manual_cache_clean", false)
             || instance::manual_clean_marker(&self.host, &paths);
         let existing = if local && !manual {
             Existing::Check
@@ -508,20 +508,12 @@ struct StateSems<'a> {
     paths: &'a Paths,
 }
 
-fn state_freq(f: Frequency) -> sem::Frequency {
-    match f {
-        Frequency::PerInstance => sem::Frequency::Instance,
-        Frequency::Always => sem::Frequency::Always,
-        Frequency::Once => sem::Frequency::Once,
-    }
-}
-
 impl Semaphores for StateSems<'_> {
     fn has_run(&self, name: &str, freq: Frequency) -> bool {
-        sem::has_run(self.host, self.paths, name, state_freq(freq)).unwrap_or(false)
+        sem::has_run(self.host, self.paths, name, freq).unwrap_or(false)
     }
     fn mark_run(&self, name: &str, freq: Frequency) -> std::io::Result<()> {
-        sem::mark_run(self.host, self.paths, name, state_freq(freq))
+        sem::mark_run(self.host, self.paths, name, freq)
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }

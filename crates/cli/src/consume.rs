@@ -76,9 +76,9 @@ pub fn user_and_vendor_data(
 ) {
     let iid = ds.instance_id();
     let first =
-        !sem::has_run(host, paths, "consume_data", sem::Frequency::Instance).unwrap_or(false);
+        !sem::has_run(host, paths, "consume_data", sem::Frequency::PerInstance).unwrap_or(false);
     let idata = instance_data_sensitive(host, paths);
-    let allow_userdata = ci_modules::util::is_true(cfg.get("allow_userdata"), true);
+    let allow_userdata = ci_pyval::cfg_bool(cfg, "allow_userdata", true);
     let user_raw: &[u8] = if allow_userdata {
         ds.userdata_raw().unwrap_or_default()
     } else {
@@ -121,7 +121,12 @@ pub fn user_and_vendor_data(
         // User cloud-config may turn vendor-data off.
         let user_vd = user.cloud_config.as_ref().and_then(|c| c.get(cfg_name));
         let vd = user_vd.or_else(|| cfg.get(cfg_name));
-        if !ci_modules::util::is_true(vd.and_then(|v| v.get("enabled")), true) {
+        // Upstream: `util.is_true(cfg.get("enabled", True))`.
+        let enabled = vd
+            .and_then(|v| v.get("enabled"))
+            .cloned()
+            .unwrap_or(serde_json::Value::Bool(true));
+        if !ci_pyval::is_true(&enabled) {
             log::debug!("{cfg_name} consumption is disabled.");
             continue;
         }
@@ -148,7 +153,7 @@ pub fn user_and_vendor_data(
         return;
     }
     if first {
-        if let Err(e) = sem::mark_run(host, paths, "consume_data", sem::Frequency::Instance) {
+        if let Err(e) = sem::mark_run(host, paths, "consume_data", sem::Frequency::PerInstance) {
             log::warn!("Failed to write semaphore consume_data: {e}");
         }
     }

@@ -233,13 +233,13 @@ impl Loader<'_, '_> {
         let default_dir = format!("{target}.d");
         let confd = match main.get("conf_d") {
             Some(Value::String(s)) => s.trim().to_string(),
-            Some(v) if !crate::truthy(v) => String::new(),
+            Some(v) if !ci_pyval::truthy(v) => String::new(),
             Some(other) => {
                 let w = ConfigWarning::new(
                     target,
                     format!(
                         "Config file {target} contains 'conf_d' with non-string type {}",
-                        crate::py_type(other)
+                        ci_pyval::py_type(other)
                     ),
                 );
                 self.warnings.push(w.log());

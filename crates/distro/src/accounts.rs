@@ -8,6 +8,7 @@
 
 use crate::{Distro, Family};
 use ci_host::{Cmd, CmdError, CmdOutput, Host};
+use ci_pyval::{py_str, truthy};
 use log::{debug, info, warn};
 use serde_json::{Map, Value};
 
@@ -42,29 +43,6 @@ impl Stamp {
             "# {title} by cloud-init v. {} on {}",
             self.version, self.date
         )
-    }
-}
-
-/// Python truthiness of a config value.
-pub(crate) fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().map(|f| f != 0.0).unwrap_or(true),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// Python `str()` of a config value.
-pub(crate) fn py_str(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -130,7 +130,7 @@ impl Distro {
         stamp: &Stamp,
     ) -> Result<(), AccountError> {
         let rules: Vec<String> = match rules {
-            Value::Array(a) => a.iter().map(crate::accounts::py_str).collect(),
+            Value::Array(a) => a.iter().map(ci_pyval::py_str).collect(),
             Value::String(s) => s.chars().map(String::from).collect(),
             _ => Vec::new(),
         };

@@ -1,12 +1,13 @@
 //! `/etc/sudoers.d/90-cloud-init-users` and the `#includedir` check on
 //! `/etc/sudoers`, as upstream writes them.
 
-use crate::accounts::{py_str, AccountError, Stamp};
+use crate::accounts::{AccountError, Stamp};
 use crate::Distro;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::{abspath, py_str, py_type};
 use log::{debug, info, warn};
 use serde_json::Value;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 /// Upstream's DEPRECATED-level notice (`lifecycle.deprecate`); the
 /// `DEPRECATED:` target prefix is how the agent's logger recognises it.
@@ -19,20 +20,6 @@ pub(crate) fn deprecate(what: &str, since: &str, extra: &str) {
         "{what} is deprecated in {since} and scheduled to be removed in {removal}. {extra}"
     );
     log::warn!(target: "DEPRECATED:lifecycle.py", "{}", msg.trim_end());
-}
-
-fn abspath(p: &str) -> String {
-    let mut out = PathBuf::from("/");
-    for c in Path::new(p).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out.to_string_lossy().into_owned()
 }
 
 fn includes_dir(contents: &str, dir: &str) -> bool {
@@ -134,18 +121,6 @@ impl Distro {
             warn!("Failed to write sudoers file {sudo_file}");
             e.into()
         })
-    }
-}
-
-pub(crate) fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
     }
 }
 

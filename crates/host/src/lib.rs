@@ -141,7 +141,9 @@ impl Host {
         let first = |s: String| s.split_whitespace().next().map(str::to_string);
         match self.read_to_string("/proc/uptime") {
             Ok(s) => first(s),
-            Err(_) if self.is_sandbox() => std::fs::read_to_string("/proc/uptime").ok().and_then(first),
+            Err(_) if self.is_sandbox() => {
+                std::fs::read_to_string("/proc/uptime").ok().and_then(first)
+            }
             Err(_) => None,
         }
     }

@@ -1,8 +1,8 @@
 //! `bootcmd`: run the `bootcmd` list as one shell script early on every
 //! boot, with `INSTANCE_ID` in its environment.
 
-use crate::pyval::shellify;
 use crate::runparts::run_passthrough;
+use crate::shellify::shellify;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::{Cmd, WriteOpts};
 use std::path::PathBuf;

@@ -1,10 +1,10 @@
 //! `final_message`: print the end-of-boot message, write `boot-finished`,
 //! and warn when the boot fell back to the `None` datasource.
 
-use crate::pyval::py_str;
 use crate::template::render_string;
 use crate::{Ctx, ModResult};
 use ci_host::WriteOpts;
+use ci_pyval::py_str;
 use serde_json::{Map, Value};
 use std::io::Write;
 
@@ -76,13 +76,10 @@ pub fn handle(ctx: &Ctx) -> ModResult {
 }
 
 /// Upstream's `util.uptime()`: the first field of `/proc/uptime` as
-/// written there; a `--root` target without `/proc` uses the stage's
-/// uptime.
+/// written there (see `Host::uptime_text`), else the stage's uptime.
 fn uptime_str(ctx: &Ctx) -> String {
     ctx.host
-        .read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .uptime_text()
         .unwrap_or_else(|| format!("{:.2}", ctx.uptime))
 }
 

@@ -2,10 +2,10 @@
 //! `update_etc_hosts`: upstream's `get_hostname_fqdn`, the `/etc/hostname`
 //! format, and where each distro family keeps the hostname.
 
-use crate::pyval::{cfg_bool_opt, cfg_str, py_str};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Family;
 use ci_host::{Cmd, Host, WriteOpts};
+use ci_pyval::{cfg_bool_opt, cfg_str, py_str};
 use std::net::Ipv4Addr;
 
 const DEF_DOMAIN: &str = "localdomain";

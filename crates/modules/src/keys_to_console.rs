@@ -2,11 +2,10 @@
 //! console (what upstream's `write-ssh-key-fingerprints` prints), computed
 //! here instead of by a shell helper.
 
-use crate::digest;
-use crate::ugutil::{is_false, py_str};
 use crate::{Ctx, ModResult};
 use base64::Engine;
 use ci_host::{Cmd, Host};
+use ci_pyval::{is_false, py_str};
 use log::debug;
 use serde_json::Value;
 use std::io::Write;
@@ -65,8 +64,9 @@ fn fingerprint_line(host: &Host, path: &str, content: &str) -> String {
     };
     let blob = base64::engine::general_purpose::STANDARD.decode(b64).ok();
     if let Some((bits, label)) = blob.as_deref().and_then(bits_and_label) {
-        let fp = base64::engine::general_purpose::STANDARD_NO_PAD
-            .encode(digest::sha256(blob.as_deref().unwrap_or_default()));
+        let fp = base64::engine::general_purpose::STANDARD_NO_PAD.encode(ci_pyval::digest::sha256(
+            blob.as_deref().unwrap_or_default(),
+        ));
         return format!("{bits} SHA256:{fp} {comment} ({label})");
     }
     // A type we do not know: ask the machine's ssh-keygen.

@@ -16,13 +16,13 @@ mod final_message;
 mod hostname_util;
 mod keys_to_console;
 mod locale;
-mod pyval;
 mod runcmd;
 mod runparts;
 mod scripts;
 mod seed_random;
 mod set_hostname;
 mod set_passwords;
+mod shellify;
 mod ssh;
 mod ssh_authkey_fingerprints;
 mod sysconfig;
@@ -35,7 +35,6 @@ mod users_groups;
 mod write_files;
 
 // Shared by the user and SSH modules.
-mod digest;
 mod sshutil;
 mod ugutil;
 

@@ -3,10 +3,10 @@
 //! `LANG=` into their locale file.
 
 use crate::hostname_util::uses_systemd;
-use crate::pyval::{is_false, py_str};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Family;
 use ci_host::{Cmd, Host};
+use ci_pyval::{is_false, py_str};
 use serde_json::Value;
 
 const DEBIAN_LOCALE_FN: &str = "/etc/default/locale";

@@ -4,35 +4,9 @@
 
 use crate::Handler;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frequency {
-    PerInstance,
-    Always,
-    Once,
-}
-
-impl Frequency {
-    /// The spelling used in logs and `--frequency` (`once-per-instance`, `always`, `once`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Frequency::PerInstance => "once-per-instance",
-            Frequency::Always => "always",
-            Frequency::Once => "once",
-        }
-    }
-
-    /// Parse module-list and CLI spellings (`instance`, `once-per-instance`, `per-instance`, ...).
-    pub fn parse(s: &str) -> Option<Frequency> {
-        match s {
-            "instance" | "once-per-instance" | "per-instance" | "per_instance" => {
-                Some(Frequency::PerInstance)
-            }
-            "always" | "per-always" | "per_always" | "boot" => Some(Frequency::Always),
-            "once" | "per-once" | "per_once" => Some(Frequency::Once),
-            _ => None,
-        }
-    }
-}
+/// Module frequencies are semaphore frequencies; the module list's extra
+/// spellings are [`Frequency::parse_module_list`].
+pub use ci_state::sem::Frequency;
 
 pub struct ModuleSpec {
     pub name: &'static str,

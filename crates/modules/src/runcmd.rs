@@ -1,9 +1,10 @@
 //! `runcmd`: turn the `runcmd` list into `instances/<iid>/scripts/runcmd`,
 //! which `scripts_user` runs later in the boot.
 
-use crate::pyval::{py_repr, shellify};
+use crate::shellify::shellify;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::WriteOpts;
+use ci_pyval::py_repr;
 
 pub fn handle(ctx: &Ctx) -> ModResult {
     let Some(cmds) = ctx.get("runcmd") else {

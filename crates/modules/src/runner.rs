@@ -44,7 +44,7 @@ pub fn parse_module_list(v: Option<&Value>, section: &str) -> Vec<ModuleEntry> {
                     let frequency = rest
                         .first()
                         .and_then(Value::as_str)
-                        .and_then(Frequency::parse);
+                        .and_then(Frequency::parse_module_list);
                     let args = rest.iter().skip(1).map(value_word).collect();
                     Some(ModuleEntry {
                         name: name.trim().to_string(),
@@ -62,7 +62,7 @@ pub fn parse_module_list(v: Option<&Value>, section: &str) -> Vec<ModuleEntry> {
                     frequency: m
                         .get("frequency")
                         .and_then(Value::as_str)
-                        .and_then(Frequency::parse),
+                        .and_then(Frequency::parse_module_list),
                     args: match m.get("args") {
                         Some(Value::Array(a)) => a.iter().map(value_word).collect(),
                         _ => Vec::new(),
@@ -156,6 +156,17 @@ fn py_repr_exception(msg: &str) -> String {
     )
 }
 
+/// `apt_configure` runs on every Debian boot; Debian's own cloud.cfg sets
+/// `apt: {preserve_sources_list: true}`, which asks for nothing to be done.
+/// Any other `apt` setting is a request we cannot honour yet.
+fn asks_apt(module: &str, cfg: &Value) -> bool {
+    module == "apt_configure"
+        && cfg
+            .get("apt")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.keys().any(|k| k != "preserve_sources_list"))
+}
+
 fn has_any_key(cfg: &Value, keys: &[&str]) -> bool {
     keys.iter().any(|k| cfg.get(*k).is_some())
 }
@@ -212,8 +223,9 @@ fn run_one(
     forced: Option<Frequency>,
 ) -> Outcome {
     let Some(handler) = spec.handler else {
-        let asked =
-            has_any_key(env.cfg, spec.activate_keys) || has_any_key(env.cfg, spec.watched_keys);
+        let asked = has_any_key(env.cfg, spec.activate_keys)
+            || has_any_key(env.cfg, spec.watched_keys)
+            || asks_apt(spec.name, env.cfg);
         if asked {
             log::warn!(
                 "Module {} is not supported by cloud-init-rs yet; its configuration was ignored",
@@ -321,6 +333,20 @@ mod tests {
         fn finish(&self, n: &str, r: &str, _d: &str) {
             self.0.borrow_mut().push(format!("finish {n} {r}"));
         }
+    }
+
+    #[test]
+    fn apt_settings_beyond_preserving_sources_are_flagged() {
+        assert!(!asks_apt(
+            "apt_configure",
+            &json!({"apt": {"preserve_sources_list": true}})
+        ));
+        assert!(asks_apt(
+            "apt_configure",
+            &json!({"apt": {"preserve_sources_list": true, "proxy": "http://p"}})
+        ));
+        assert!(!asks_apt("apt_configure", &json!({})));
+        assert!(!asks_apt("byobu", &json!({"apt": {"proxy": "x"}})));
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn pass_on(out: &CmdOutput) {
 
 /// Upstream's `ProcessExecutionError` message for an uncaptured command.
 pub(crate) fn exec_error(argv: &[String], exit_code: &str, reason: &str) -> String {
-    let words: Vec<String> = argv.iter().map(|a| crate::pyval::py_quote(a)).collect();
+    let words: Vec<String> = argv.iter().map(|a| ci_pyval::py_quote(a)).collect();
     format!(
         "Unexpected error while running command.\nCommand: [{}]\nExit code: {exit_code}\nReason: {reason}\nStdout: -\nStderr: -",
         words.join(", ")

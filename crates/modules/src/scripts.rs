@@ -2,9 +2,9 @@
 //! `scripts_per_instance` and `scripts_user`: run-parts over one script
 //! directory each, inside the target.
 
-use crate::pyval::{py_str, py_type};
 use crate::runparts::runparts;
 use crate::{Ctx, ModResult, ModuleError};
+use ci_pyval::{py_str, py_type};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

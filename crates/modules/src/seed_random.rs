@@ -1,11 +1,11 @@
 //! `seed_random`: add entropy from `random_seed.data` and the metadata's
 //! `random_seed` to the seed file, then optionally run a seeding command.
 
-use crate::pyval::{py_repr, py_str, truthy};
 use crate::runparts::{run_passthrough, target_which};
 use crate::write_files::{b64decode, decode_content};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::{Cmd, Host, WriteOpts};
+use ci_pyval::{py_repr, py_str, truthy};
 use serde_json::{json, Value};
 use std::io::Write;
 

@@ -9,9 +9,9 @@ use crate::hostname_util::{
     apply_hostname, get_hostname_fqdn, read_store, set_hostname, system_store, write_store,
     HostOpts, Store,
 };
-use crate::pyval::cfg_bool;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::WriteOpts;
+use ci_pyval::cfg_bool;
 use serde_json::{json, Value};
 
 pub fn handle(ctx: &Ctx) -> ModResult {

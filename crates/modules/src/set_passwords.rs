@@ -2,9 +2,10 @@
 //! the default user, expiry, and `ssh_pwauth` (PasswordAuthentication).
 
 use crate::sshutil;
-use crate::ugutil::{self, deprecate, is_false, is_true, py_str};
+use crate::ugutil::{self, deprecate};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::ServiceAction;
+use ci_pyval::{is_false, is_true, py_str};
 use log::{debug, warn};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -176,7 +177,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
             Some(Value::Null) | None => Vec::new(),
             Some(other) => vec![other.clone()],
         };
-        if let Some(list) = ch.get("list").filter(|l| ugutil::truthy(l)) {
+        if let Some(list) = ch.get("list").filter(|l| ci_pyval::truthy(l)) {
             deprecate("Config key 'lists'", "22.3", "Use 'users' instead.");
             match list {
                 Value::Array(a) => {

@@ -3,9 +3,10 @@
 //! "login as the default user" block.
 
 use crate::sshutil;
-use crate::ugutil::{self, is_true, py_str};
+use crate::ugutil;
 use crate::{Ctx, ModResult};
 use ci_host::{Cmd, Host};
+use ci_pyval::{is_true, py_str};
 use log::{debug, warn};
 use serde_json::Value;
 use std::io::Write;

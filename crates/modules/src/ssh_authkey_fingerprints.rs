@@ -1,11 +1,12 @@
 //! `ssh_authkey_fingerprints`: print a table of each user's authorized
 //! keys with their fingerprints (`authkey_hash`, sha256 by default).
 
-use crate::digest;
 use crate::sshutil::{self, AuthKeyLine, VALID_KEY_TYPES};
-use crate::ugutil::{self, is_true, py_str, truthy};
+use crate::ugutil;
 use crate::{Ctx, ModResult, ModuleError};
 use base64::Engine;
+use ci_pyval::digest;
+use ci_pyval::{is_true, py_str, truthy};
 use log::debug;
 use std::io::Write;
 

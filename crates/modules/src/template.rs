@@ -2,7 +2,7 @@
 //! selects Jinja (rendered with the project's upstream-compatible dialect),
 //! anything else the "basic" `$name` / `${name}` substitution.
 
-use crate::pyval::{py_str, py_type};
+use ci_pyval::{py_str, py_type};
 use serde_json::{Map, Value};
 
 /// Render `text` with `vars`. `Err` carries upstream's message.
@@ -15,20 +15,8 @@ pub(crate) fn render_string(text: &str, vars: &Map<String, Value>) -> Result<Str
     }
 }
 
-/// Jinja drops one trailing newline of the source and upstream then adds
-/// one back whenever the source ended with a newline, so a template ending
-/// in a blank line keeps it. A private-use marker at the end stops the
-/// renderer from dropping (or re-adding) anything itself.
 fn render_jinja(body: &str, vars: &Map<String, Value>) -> Result<String, String> {
-    const MARK: char = '\u{E000}';
-    let (src, add) = match body.strip_suffix('\n') {
-        Some(s) => (s, "\n"),
-        None => (body, ""),
-    };
-    let out = ci_userdata::render_jinja_body(&format!("{src}{MARK}"), &Value::Object(vars.clone()))
-        .map_err(|e| e.to_string())?;
-    let out = out.strip_suffix(MARK).unwrap_or(&out);
-    Ok(format!("{out}{add}"))
+    ci_userdata::render_jinja_body(body, &Value::Object(vars.clone())).map_err(|e| e.to_string())
 }
 
 enum Kind {

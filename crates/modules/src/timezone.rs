@@ -2,10 +2,10 @@
 //! zone where the distro family keeps it.
 
 use crate::hostname_util::uses_systemd;
-use crate::pyval::py_str;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Family;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::py_str;
 use std::os::unix::fs::PermissionsExt;
 
 const ZONE_DIR: &str = "/usr/share/zoneinfo";

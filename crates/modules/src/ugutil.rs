@@ -1,73 +1,15 @@
 //! Upstream's `ug_util`: the `users`/`user`/`groups` keys normalised into
-//! an ordered list of users (default user marked) and of groups, plus the
-//! Python value semantics those rules rely on.
+//! an ordered list of users (default user marked) and of groups.
 
 use crate::ModuleError;
 use ci_distro::Distro;
+use ci_pyval::{is_true, py_str, py_type, truthy};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
 pub type UserList = Vec<(String, Map<String, Value>)>;
 pub type GroupList = Vec<(String, Vec<String>)>;
-
-/// Python truthiness.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().map(|f| f != 0.0).unwrap_or(true),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// Python `str()`.
-pub fn py_str(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Upstream's `util.is_true` (bools as is, else `str(v)` in true strings).
-pub fn is_true(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        other => matches!(
-            py_str(other).trim().to_lowercase().as_str(),
-            "true" | "1" | "on" | "yes"
-        ),
-    }
-}
-
-/// Upstream's `util.is_false`.
-pub fn is_false(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => !*b,
-        other => matches!(
-            py_str(other).trim().to_lowercase().as_str(),
-            "off" | "0" | "no" | "false"
-        ),
-    }
-}
-
-/// `type_utils.obj_name` of a value.
-pub fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
 
 static DEPRECATED_SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 

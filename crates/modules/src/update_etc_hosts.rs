@@ -3,11 +3,11 @@
 //! maps to `fqdn hostname`.
 
 use crate::hostname_util::get_hostname_fqdn;
-use crate::pyval::{py_str, translate_bool};
 use crate::template::render_string;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Family;
 use ci_host::WriteOpts;
+use ci_pyval::{py_str, translate_bool};
 use serde_json::{Map, Value};
 
 const HOSTS_FN: &str = "/etc/hosts";

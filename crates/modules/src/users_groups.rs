@@ -2,9 +2,10 @@
 //! `system_info.default_user`), sudo/doas rules, passwords, authorized keys.
 
 use crate::sshutil::{self, DISABLE_USER_OPTS};
-use crate::ugutil::{self, deprecate, py_str, py_type, truthy};
+use crate::ugutil::{self, deprecate};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Stamp;
+use ci_pyval::{py_str, py_type, truthy};
 use log::{debug, warn};
 use serde_json::{Map, Value};
 

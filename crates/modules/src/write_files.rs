@@ -7,10 +7,10 @@
 //! decoding or an unknown owner stops the module with an error, entries
 //! after it are not written.
 
-use crate::pyval::{abspath, cfg_bool, py_repr, py_str, py_type};
 use crate::{Ctx, ModResult, ModuleError};
 use base64::Engine;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::{abspath, cfg_bool, py_repr, py_str, py_type};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -462,7 +462,7 @@ fn read_url_or_decode(
     let (url, headers) = match source {
         None | Some(Value::Null) => (None, None),
         Some(Value::Object(m)) => (
-            m.get("uri").filter(|u| crate::pyval::truthy(u)).map(py_str),
+            m.get("uri").filter(|u| ci_pyval::truthy(u)).map(py_str),
             m.get("headers"),
         ),
         Some(other) => {

@@ -77,7 +77,7 @@ impl<'a> SourceContext<'a> {
     /// `datasource.<dsname>` from the config; `{}` when absent or empty, as upstream.
     pub fn ds_cfg(&self, dsname: &str) -> Value {
         match self.config.get("datasource").and_then(|d| d.get(dsname)) {
-            Some(v) if crate::pyfmt::truthy(v) => v.clone(),
+            Some(v) if ci_pyval::truthy(v) => v.clone(),
             _ => Value::Object(Default::default()),
         }
     }

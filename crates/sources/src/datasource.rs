@@ -4,8 +4,8 @@
 
 use crate::context::{SourceContext, Stage};
 use crate::error::SourceError;
-use crate::pyfmt::{py_str, truthy};
 use ci_host::Host;
+use ci_pyval::{py_str, truthy};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -210,7 +210,7 @@ pub trait Datasource: Send {
             Some(v) if truthy(v) => {
                 log::debug!(
                     "Ignoring metadata provided key cloud-name: non-string type <class '{}'>",
-                    crate::pyfmt::py_type_name(v)
+                    ci_pyval::py_type(v)
                 );
                 self.default_cloud_name().to_lowercase()
             }

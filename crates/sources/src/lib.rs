@@ -18,7 +18,6 @@ mod error;
 mod merge;
 mod nocloud;
 mod none;
-mod pyfmt;
 mod registry;
 mod search;
 pub mod seed;

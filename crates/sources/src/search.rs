@@ -3,8 +3,8 @@
 use crate::context::{SourceContext, SourceOptions};
 use crate::datasource::Datasource;
 use crate::error::SourceError;
-use crate::pyfmt::py_list;
 use crate::registry::{by_name, canonical};
+use ci_pyval::py_list;
 
 /// Result of a finished search step, as upstream's reporting events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! (`Failed loading yaml blob...`, here naming where the blob came from),
 //! not an error: the datasource carries on without it.
 
-use crate::pyfmt::py_type_name;
+use ci_pyval::py_type;
 use serde_json::Value;
 
 /// The mapping in `blob`; `None` when empty, `null`, broken or not a mapping.
@@ -28,7 +28,7 @@ pub(crate) fn load_dict(blob: &[u8], origin: &str) -> Option<Value> {
         Ok(other) => {
             log::warn!(
                 "Failed loading yaml blob from {origin}. Yaml load allows (<class 'dict'>,) root types, but got {} instead",
-                py_type_name(&other)
+                py_type(&other)
             );
             None
         }

@@ -139,8 +139,8 @@ fn number(n: &Number) -> String {
     }
 }
 
-/// Python's `float.__repr__`: shortest round-trip digits, exponent form
-/// when the decimal exponent is below -4 or at least 16.
+/// A float as `json.dumps` writes it: `float.__repr__`, except that the
+/// non-finite values get JavaScript's names.
 pub fn float_repr(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();
@@ -148,41 +148,7 @@ pub fn float_repr(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    // `{:e}` gives the shortest round-trip digits: "-1.2345e4".
-    let e = format!("{x:e}");
-    let (mant, exp) = match e.split_once('e') {
-        Some((m, x)) => (m, x.parse::<i32>().unwrap_or(0)),
-        None => (e.as_str(), 0),
-    };
-    let (sign, mant) = match mant.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mant),
-    };
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    if !(-4..16).contains(&exp) {
-        let mut m = String::new();
-        let mut chars = digits.chars();
-        if let Some(first) = chars.next() {
-            m.push(first);
-        }
-        let rest: String = chars.collect();
-        if !rest.is_empty() {
-            m.push('.');
-            m.push_str(&rest);
-        }
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{m}e{esign}{:02}", exp.abs());
-    }
-    let ndig = digits.len() as i32;
-    let body = if exp < 0 {
-        format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-    } else if exp + 1 >= ndig {
-        format!("{}{}.0", digits, "0".repeat((exp + 1 - ndig) as usize))
-    } else {
-        let (a, b) = digits.split_at((exp + 1) as usize);
-        format!("{a}.{b}")
-    };
-    format!("{sign}{body}")
+    ci_pyval::float_repr(x)
 }
 
 #[cfg(test)]

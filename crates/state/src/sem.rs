@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Frequency {
     /// `once-per-instance`: again after the instance id changes.
-    Instance,
+    PerInstance,
     /// `once`: once for the life of the disk image.
     Once,
     /// `always`: every boot; no semaphore.
@@ -20,9 +20,10 @@ pub enum Frequency {
 }
 
 impl Frequency {
+    /// The spelling used in logs and `--frequency` (`once-per-instance`, `always`, `once`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Frequency::Instance => "once-per-instance",
+            Frequency::PerInstance => "once-per-instance",
             Frequency::Once => "once",
             Frequency::Always => "always",
         }
@@ -32,10 +33,22 @@ impl Frequency {
     /// (`cloud-init single --frequency instance`).
     pub fn parse(s: &str) -> Option<Frequency> {
         match s {
-            "once-per-instance" | "instance" => Some(Frequency::Instance),
+            "once-per-instance" | "instance" => Some(Frequency::PerInstance),
             "once" => Some(Frequency::Once),
             "always" => Some(Frequency::Always),
             _ => None,
+        }
+    }
+
+    /// The frequency of a module-list entry (`[name, freq, args...]` or
+    /// `{name, frequency}`): [`Frequency::parse`] plus the `per-`/`per_`
+    /// spellings and `boot` for always.
+    pub fn parse_module_list(s: &str) -> Option<Frequency> {
+        match s {
+            "per-instance" | "per_instance" => Some(Frequency::PerInstance),
+            "per-always" | "per_always" | "boot" => Some(Frequency::Always),
+            "per-once" | "per_once" => Some(Frequency::Once),
+            other => Frequency::parse(other),
         }
     }
 }
@@ -76,7 +89,7 @@ pub fn sem_path(paths: &Paths, name: &str, freq: Frequency) -> Result<Option<Pat
     match freq {
         Frequency::Always => Ok(None),
         Frequency::Once => Ok(Some(paths.sem_dir().join(format!("{name}.once")))),
-        Frequency::Instance => match paths.instance_id {
+        Frequency::PerInstance => match paths.instance_id {
             Some(_) => Ok(Some(paths.instance_file("sem").join(name))),
             None => Err(SemError::NoInstance(name)),
         },
@@ -120,7 +133,7 @@ pub fn bootper_freq(freq: &str) -> Option<Frequency> {
     match freq {
         "once" => Some(Frequency::Once),
         "always" => Some(Frequency::Always),
-        "instance" => Some(Frequency::Instance),
+        "instance" => Some(Frequency::PerInstance),
         _ => None,
     }
 }
@@ -175,7 +188,7 @@ mod tests {
         let p = Paths::default().with_instance("i-1");
         assert_eq!(module_sem_name("ssh-import-id"), "config_ssh_import_id");
         assert_eq!(
-            sem_path(&p, "config-runcmd", Frequency::Instance).unwrap(),
+            sem_path(&p, "config-runcmd", Frequency::PerInstance).unwrap(),
             Some(PathBuf::from(
                 "/var/lib/cloud/instances/i-1/sem/config_runcmd"
             ))
@@ -185,11 +198,11 @@ mod tests {
             Some(PathBuf::from("/var/lib/cloud/sem/config_x.once"))
         );
         assert_eq!(sem_path(&p, "x", Frequency::Always).unwrap(), None);
-        assert!(sem_path(&Paths::default(), "x", Frequency::Instance).is_err());
+        assert!(sem_path(&Paths::default(), "x", Frequency::PerInstance).is_err());
 
-        assert!(!has_run(&h, &p, "config-runcmd", Frequency::Instance).unwrap());
-        mark_run(&h, &p, "config-runcmd", Frequency::Instance).unwrap();
-        assert!(has_run(&h, &p, "config_runcmd", Frequency::Instance).unwrap());
+        assert!(!has_run(&h, &p, "config-runcmd", Frequency::PerInstance).unwrap());
+        mark_run(&h, &p, "config-runcmd", Frequency::PerInstance).unwrap();
+        assert!(has_run(&h, &p, "config_runcmd", Frequency::PerInstance).unwrap());
         let body = h
             .read_to_string("/var/lib/cloud/instances/i-1/sem/config_runcmd")
             .unwrap();
@@ -198,12 +211,37 @@ mod tests {
         assert!(t.parse::<f64>().unwrap() > 1.6e9);
         // A new instance has its own semaphores.
         let p2 = Paths::default().with_instance("i-2");
-        assert!(!has_run(&h, &p2, "config-runcmd", Frequency::Instance).unwrap());
+        assert!(!has_run(&h, &p2, "config-runcmd", Frequency::PerInstance).unwrap());
         mark_run(&h, &p, "x", Frequency::Always).unwrap();
         assert!(!has_run(&h, &p, "x", Frequency::Always).unwrap());
-        clear(&h, &p, "config-runcmd", Frequency::Instance).unwrap();
-        assert!(!has_run(&h, &p, "config_runcmd", Frequency::Instance).unwrap());
+        clear(&h, &p, "config-runcmd", Frequency::PerInstance).unwrap();
+        assert!(!has_run(&h, &p, "config_runcmd", Frequency::PerInstance).unwrap());
         clear(&h, &p, "never-made", Frequency::Once).unwrap();
+    }
+
+    #[test]
+    fn frequency_spellings() {
+        for f in [Frequency::PerInstance, Frequency::Once, Frequency::Always] {
+            assert_eq!(Frequency::parse(f.as_str()), Some(f));
+            assert_eq!(Frequency::parse_module_list(f.as_str()), Some(f));
+        }
+        assert_eq!(Frequency::parse("instance"), Some(Frequency::PerInstance));
+        for (s, f) in [
+            ("instance", Frequency::PerInstance),
+            ("per-instance", Frequency::PerInstance),
+            ("per_instance", Frequency::PerInstance),
+            ("per-always", Frequency::Always),
+            ("per_always", Frequency::Always),
+            ("boot", Frequency::Always),
+            ("per-once", Frequency::Once),
+            ("per_once", Frequency::Once),
+        ] {
+            assert_eq!(Frequency::parse_module_list(s), Some(f), "{s}");
+        }
+        for s in ["per-instance", "per_once", "boot", "weekly", "", "Once"] {
+            assert_eq!(Frequency::parse(s), None, "{s}");
+        }
+        assert_eq!(Frequency::parse_module_list("weekly"), None);
     }
 
     #[test]

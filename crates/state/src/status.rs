@@ -6,6 +6,7 @@ use crate::paths::Paths;
 use crate::pyjson;
 use crate::timefmt;
 use ci_host::{Cmd, Host};
+use ci_pyval::truthy;
 use serde_json::{json, Map, Value};
 
 /// The disable marker file image makers create.
@@ -395,17 +396,6 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         datasource,
         v1,
         stderr,
-    }
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        Value::Number(n) => n.as_f64() != Some(0.0),
     }
 }
 

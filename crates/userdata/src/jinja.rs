@@ -160,8 +160,10 @@ fn render_with_vars(body: &str, vars: &Value) -> Result<String, JinjaError> {
                 .unwrap_or_else(|| e.to_string()),
         ),
     })?;
-    // Jinja drops one trailing newline; upstream adds it back.
-    if body.ends_with('\n') && !out.ends_with('\n') {
+    // Jinja drops one trailing newline of the source and upstream appends
+    // one whenever the source ended with one, even if the output already
+    // ends with a newline (a template ending in a blank line keeps it).
+    if body.ends_with('\n') {
         out.push('\n');
     }
     Ok(out)
@@ -320,7 +322,7 @@ impl Object for JMap {
         } else {
             format!(
                 "'dict object' has no attribute {}",
-                crate::pyrepr::repr_str(&name)
+                ci_pyval::py_quote(&name)
             )
         };
         Some(Mj::from_object(Missing { name, why }))
@@ -362,7 +364,7 @@ impl Object for JMap {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::pyrepr::repr(&Value::Object(self.map.clone())))
+        f.write_str(&ci_pyval::py_repr(&Value::Object(self.map.clone())))
     }
 }
 
@@ -394,7 +396,7 @@ impl Object for JList {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::pyrepr::repr(&Value::Array(self.0.clone())))
+        f.write_str(&ci_pyval::py_repr(&Value::Array(self.0.clone())))
     }
 }
 
@@ -602,6 +604,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "- k1\n2");
+    }
+
+    // Expected values printed by the oracle:
+    // cloudinit.templater.render_string("## template: jinja\n" + body, {"a": "x"})
+    #[test]
+    fn trailing_newlines_as_upstream() {
+        for (body, want) in [
+            ("{{a}}", "x"),
+            ("{{a}}\n", "x\n"),
+            ("{{a}}\n\n", "x\n\n"),
+            ("{{a}}\n\n\n", "x\n\n\n"),
+            ("{% if a %}\n{{a}}\n{% endif %}\n", "x\n\n"),
+            ("{% if a %}\n{{a}}\n{% endif %}\n\n", "x\n\n"),
+            ("\n", "\n"),
+            ("", ""),
+            (
+                "::1 localhost\nff02::2 ip6-allrouters\n\n",
+                "::1 localhost\nff02::2 ip6-allrouters\n\n",
+            ),
+        ] {
+            let text = format!("## template: jinja\n{body}");
+            assert_eq!(
+                render_jinja(&text, &json!({"a": "x"})).as_deref(),
+                Ok(want),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,6 @@ mod gzip;
 mod handlers;
 mod jinja;
 mod jsonpatch;
-mod md5;
 mod mime;
 mod process;
 mod pyrepr;
@@ -30,8 +29,13 @@ pub use jinja::{
     jinja_alias, jinja_vars, missing_vars, render_jinja, render_jinja_body, JinjaError,
     MISSING_JINJA_PREFIX,
 };
-pub use md5::md5_hex;
 pub use sniff::type_from_starts_with;
+
+/// The md5 hex digest upstream names include-once cache files and MIME
+/// parts by.
+pub fn md5_hex(data: &[u8]) -> String {
+    ci_pyval::digest::hex(&ci_pyval::digest::md5(data))
+}
 
 use ci_host::Host;
 use serde_json::Value;

@@ -498,7 +498,7 @@ fn choose_boundary(parts: &[OutPart]) -> String {
     loop {
         let mut data = seed.clone();
         data.extend_from_slice(&n.to_le_bytes());
-        let digest = crate::md5::md5_hex(&data);
+        let digest = crate::md5_hex(&data);
         let digits: String = digest
             .bytes()
             .map(|b| char::from(b'0' + b % 10))

@@ -7,8 +7,9 @@ use crate::fetch::Fetcher;
 use crate::mime::{self, Message};
 use crate::sniff::{is_py_space, type_from_starts_with};
 use crate::yamlutil::{self, Allowed};
-use crate::{gzip, md5, pyrepr, ProcessOptions};
+use crate::{gzip, ProcessOptions};
 use ci_host::WriteOpts;
+use ci_pyval::{py_repr, py_str, py_type};
 use serde_json::Value;
 
 /// One attached part: headers and the payload with any transfer
@@ -197,7 +198,7 @@ impl Processor<'_, '_> {
 
     fn include_content(&mut self, url: &str, once: bool) -> Result<Vec<u8>, String> {
         let cache = match (once, &self.opts.include_once_cache, self.opts.host) {
-            (true, Some(dir), Some(host)) => Some((dir.join(md5::md5_hex(url.as_bytes())), host)),
+            (true, Some(dir), Some(host)) => Some((dir.join(crate::md5_hex(url.as_bytes())), host)),
             _ => None,
         };
         if let Some((path, host)) = &cache {
@@ -250,7 +251,7 @@ impl Processor<'_, '_> {
                 Some(other) => {
                     return Err(format!(
                         "Archive entry content must be text, not {}",
-                        pyrepr::repr(other)
+                        py_repr(other)
                     ))
                 }
             };
@@ -261,7 +262,7 @@ impl Processor<'_, '_> {
                 Some(other) => {
                     return Err(format!(
                         "Archive entry type must be text, not {}",
-                        pyrepr::repr(other)
+                        py_repr(other)
                     ))
                 }
             };
@@ -294,10 +295,10 @@ impl Processor<'_, '_> {
                 head.add("MIME-Version", "1.0");
             }
             if let Some(f) = ent.get("filename") {
-                head.set_filename(&pyrepr::str_of(f));
+                head.set_filename(&py_str(f));
             }
             if let Some(li) = ent.get("launch-index") {
-                head.add("Launch-Index", pyrepr::str_of(li));
+                head.add("Launch-Index", py_str(li));
             }
             for (k, v) in &ent {
                 let lk = k.to_ascii_lowercase();
@@ -321,7 +322,7 @@ impl Processor<'_, '_> {
                     other => {
                         return Err(format!(
                             "sequence item 0: expected str instance, {} found",
-                            yamlutil::py_type(other)
+                            py_type(other)
                         ))
                     }
                 };

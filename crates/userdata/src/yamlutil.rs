@@ -1,6 +1,7 @@
 //! upstream `util.load_yaml`: failures become a warning and a default.
 
 use crate::diag::Diag;
+use ci_pyval::py_type;
 use serde_json::Value;
 
 /// Which root types a caller accepts, with Python's spelling for the
@@ -9,18 +10,6 @@ use serde_json::Value;
 pub(crate) enum Allowed {
     Dict,
     List,
-}
-
-pub(crate) fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// `None` for an empty document or on failure (after upstream's warning).

@@ -275,7 +275,7 @@ fn json_key(v: &Value) -> Option<(String, Option<String>)> {
                 } else {
                     format!("f:{}", f.to_bits())
                 };
-                Some((scalar::py_float_repr(f), Some(ident)))
+                Some((ci_pyval::float_repr(f), Some(ident)))
             }
         }
         Value::Array(_) | Value::Object(_) => None,

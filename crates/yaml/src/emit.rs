@@ -6,7 +6,7 @@
 //! and PyYAML's line folding at 80 columns.
 
 use crate::resolve::{resolve_plain, Implicit};
-use crate::scalar::py_float_repr;
+use ci_pyval::float_repr;
 use serde_json::Value;
 
 /// Options of `yaml.dump` that callers use.
@@ -244,7 +244,7 @@ fn scalar_text(v: &Value) -> (String, bool) {
         Value::Number(n) => {
             if n.is_f64() {
                 let f = n.as_f64().unwrap_or(0.0);
-                let mut r = py_float_repr(f).to_lowercase();
+                let mut r = float_repr(f).to_lowercase();
                 if !r.contains('.') && r.contains('e') {
                     r = r.replacen('e', ".0e", 1);
                 }

@@ -314,52 +314,6 @@ pub(crate) fn encode_base64(data: &[u8]) -> String {
     out
 }
 
-/// Python's `repr(float)`: shortest round-trip digits, positional when
-/// the exponent is in [-4, 16), else `d.ddde+XX`.
-pub(crate) fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let sci = format!("{:e}", f.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    let body = if (-4..16).contains(&exp) {
-        let n = digits.len() as i32;
-        if exp >= 0 {
-            let int_len = (exp + 1) as usize;
-            if digits.len() <= int_len {
-                format!("{}{}.0", digits, "0".repeat(int_len - digits.len()))
-            } else {
-                format!(
-                    "{}.{}",
-                    digits.get(..int_len).unwrap_or(""),
-                    digits.get(int_len..).unwrap_or("")
-                )
-            }
-        } else {
-            let _ = n;
-            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-        }
-    } else {
-        let m = if digits.len() > 1 {
-            format!(
-                "{}.{}",
-                digits.get(..1).unwrap_or(""),
-                digits.get(1..).unwrap_or("")
-            )
-        } else {
-            digits.clone()
-        };
-        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    };
-    format!("{sign}{body}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,23 +346,6 @@ mod tests {
         );
         assert_eq!(construct_float("190:20:30.15"), Ok(float_value(685230.15)));
         assert_eq!(construct_float("1e3"), Ok(float_value(1000.0)));
-    }
-
-    #[test]
-    fn float_repr() {
-        for (f, want) in [
-            (1.0, "1.0"),
-            (1e16, "1e+16"),
-            (1.5e-5, "1.5e-05"),
-            (0.0001, "0.0001"),
-            (123456789012345678.0, "1.2345678901234568e+17"),
-            (-0.0, "-0.0"),
-            (2.5, "2.5"),
-            (0.1, "0.1"),
-            (1e15, "1000000000000000.0"),
-        ] {
-            assert_eq!(py_float_repr(f), want);
-        }
     }
 
     #[test]

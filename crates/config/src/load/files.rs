@@ -2,7 +2,7 @@
 //! command line's `cc:` text, with upstream's `load_yaml` rules (a mapping,
 //! or nothing; anything else is warned about and dropped).
 
-use crate::py_type;
+use ci_pyval::py_type;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::io;

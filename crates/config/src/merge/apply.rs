@@ -2,7 +2,7 @@
 //! mergers, dispatched on the type of the *base* value.
 
 use super::spec::{MergeSpec, MergerKind, MergerStep};
-use crate::py_type;
+use ci_pyval::py_type;
 use serde_json::{Map, Value};
 
 /// A merge upstream cannot finish (it raises there: Python `TypeError` or

@@ -2,7 +2,7 @@
 //! strings and the list-of-`{name, settings}` form found under `merge_how` /
 //! `merge_type`.
 
-use crate::py_type;
+use ci_pyval::py_type;
 use serde_json::{Map, Value};
 use std::fmt;
 

@@ -37,6 +37,7 @@ fn default_message_and_boot_finished() {
 fn basic_and_jinja_templates_with_upper_case_names() {
     logcap::init();
     let env = env_with(json!({"final_message": "done $VERSION ${datasource} up $UPTIME"}));
+    env.write("/proc/uptime", "12.50 1.00\n");
     handle(&env.ctx("final_message")).unwrap();
     assert!(logcap::all()
         .contains(&"done 25.1.4 DataSourceNoCloud [seed=/dev/vdb] up 12.50".to_string()));

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# VM end-to-end tests: our Debian package on a Debian trixie image, booted under QEMU (TCG)
+# with a NoCloud CIDATA seed disk; every assertion is made over SSH.
+#
+#   1. first boot   user, key login, hostname, /etc/hosts, write_files, runcmd, sudo,
+#                   status, cloud-id
+#   2. reboot       same disk: per-instance modules not re-run, host keys kept, status done
+#   3. broken seed  invalid user-data: still boots, metadata key logs in as `debian`,
+#                   status degraded/error with the reason in the JSON
+#
+# Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
+#   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
+#   CIRS_VM_STANDIN=1      package the release binaries with tests/vm/standin units instead
+#   CIRS_VM_ONLY="1 2"     run only these scenarios (3 needs nothing from 1 and 2)
+# Skipped (exit 0, with a note) only when not root, or when qemu cannot run outside CI.
+# Any failed assertion: exit 1, with the failures listed and the logs' location.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+skip() {
+    echo "vm-tests: SKIPPED: $*"
+    exit 0
+}
+[ "$(id -u)" = 0 ] || skip "needs root (image build with mmdebstrap, chroot)"
+vm_ensure_host_tools || vm_log "could not install the host tools"
+if ! vm_qemu_works; then
+    [ "${CI:-}" = true ] && vm_die "qemu-system-x86_64 cannot run a TCG guest on this CI host"
+    skip "qemu-system-x86_64 cannot run a TCG guest here"
+fi
+set -e
+T_START=$(date +%s)
+ONLY=${CIRS_VM_ONLY:-1 2 3}
+
+# ---- the package under test ----
+if [ -n "${CIRS_VM_DEB:-}" ]; then
+    DEB=$CIRS_VM_DEB
+elif [ -z "${CIRS_VM_STANDIN:-}" ] && [ -f "$VM_REPO/Makefile" ] && grep -q '^deb:' "$VM_REPO/Makefile"; then
+    vm_log "make deb"
+    make -C "$VM_REPO" deb >&2
+    debs=("$VM_REPO"/target/debian/cloud-init-rs_*.deb)
+    [ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || vm_die "make deb must leave exactly one target/debian/cloud-init-rs_*.deb (found: ${debs[*]})"
+    DEB=${debs[0]}
+else
+    vm_log "no 'make deb' yet: stand-in package from the release build"
+    (cd "$VM_REPO" && cargo build --release --quiet -p ci-cli)
+    DEB=$(bash "$VM_HERE/standin/make-deb.sh" "${CARGO_TARGET_DIR:-$VM_REPO/target}/release" "$VM_CACHE/standin")
+fi
+vm_log "package: $DEB"
+IMG=$(bash "$VM_HERE/build-image.sh" agent "$DEB")
+vm_log "image: $IMG"
+vm_ensure_key
+PUBKEY=$(cat "$VM_KEY.pub")
+
+RUN=$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$RUN"
+# Keep the logs of the last five runs only.
+ls -dt "$VM_CACHE"/runs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
+trap 'vm_stop; rm -f "$RUN"/*.qcow2' EXIT
+# From here on a failed command is a failed assertion, reported at the end, not an abort.
+set +e
+
+# ---- assertions ----
+FAILED=()
+SCEN=
+ok() { echo "  ok    $1"; }
+bad() {
+    echo "  FAIL  $1"
+    FAILED+=("$SCEN: $1")
+}
+# expect NAME GOT WANT
+expect() {
+    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
+}
+# expect_re NAME GOT ERE
+expect_re() {
+    if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else bad "$1: '$2' does not match /$3/"; fi
+}
+g() { vm_ssh "$GUSER" "$@" 2>>"$VM_DIR/ssh.err"; }
+
+# Polls until the final stage has finished (or failed); never longer than 5 min.
+wait_done() {
+    local i out
+    for i in $(seq 1 150); do
+        out=$(g 'cloud-init status 2>/dev/null' || true)
+        case "$out" in *"status: done"* | *"status: error"* | *"status: disabled"*) return 0 ;; esac
+        sleep 2
+    done
+    bad "cloud-init did not finish within 5 minutes (last: ${out//$'\n'/ })"
+    return 1
+}
+
+# Logs worth reading after a failure, copied out of the guest.
+collect() {
+    VM_SSH_TIMEOUT=60 vm_ssh "$GUSER" 'sudo -n journalctl -b -o short-monotonic --no-pager' \
+        >"$VM_DIR/journal.txt" 2>&1 || true
+    VM_SSH_TIMEOUT=30 vm_ssh "$GUSER" 'sudo -n cat /var/log/cloud-init.log' >"$VM_DIR/cloud-init.log" 2>&1 || true
+    VM_SSH_TIMEOUT=30 vm_ssh "$GUSER" 'systemd-analyze; systemd-analyze blame | head -25; systemctl --failed --no-legend' \
+        >"$VM_DIR/analyze.txt" 2>&1 || true
+}
+
+boot() { # boot NAME USER SEED OVERLAY
+    SCEN=$1 GUSER=$2
+    echo "== $SCEN"
+    vm_start "$IMG" "$4" "$3" "$RUN/$SCEN"
+    local tb tl
+    if ! tb=$(vm_wait_banner) || ! tl=$(vm_wait_login "$GUSER"); then
+        bad "no SSH login as $GUSER with the injected key (console: $VM_DIR/console.log)"
+        tail -n 40 "$VM_DIR/console.log" | sed 's/^/  | /'
+        vm_stop
+        return 1
+    fi
+    ok "SSH login as $GUSER with the injected key (banner ${tb}s, login ${tl}s after qemu start)"
+}
+
+sems() { g 'sudo -n sh -c "cd /var/lib/cloud/instance/sem && stat -c \"%n %Y\" * | sort"'; }
+hostkeys() { g 'sha256sum /etc/ssh/ssh_host_*_key.pub'; }
+
+# The status checks shared by every boot whose user-data is valid.
+status_checks() {
+    local long rc=0 js
+    long=$(g 'cloud-init status --long') || rc=$?
+    expect "cloud-init status --long exits 0" "$rc" 0
+    expect_re "cloud-init status --long says done" "$long" '^status: done$'
+    js=$(g 'cloud-init status --format json' || true)
+    if printf '%s' "$js" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["status"]=="done" and not d.get("errors") else 1)'; then
+        ok "status --format json parses: status done, no errors"
+    else
+        bad "status --format json: not JSON with status done and no errors: ${js:0:600}"
+    fi
+    local failed
+    failed=$(g 'systemctl --failed --no-legend --plain | grep -E "cloud|ssh" || true')
+    expect "no failed cloud-init or ssh units" "$failed" ""
+}
+
+seed_dir=$RUN/seed-good
+mkdir -p "$seed_dir"
+cat >"$seed_dir/meta-data" <<EOF
+instance-id: iid-vmtest-0001
+local-hostname: vmtest-meta
+EOF
+cat >"$seed_dir/user-data" <<EOF
+#cloud-config
+hostname: vmtest
+fqdn: vmtest.example.test
+manage_etc_hosts: true
+users:
+  - default
+  - name: tester
+    shell: /bin/bash
+    groups: [adm]
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    ssh_authorized_keys:
+      - $PUBKEY
+write_files:
+  - path: /etc/vmtest/early.conf
+    content: |
+      early=1
+    owner: root:adm
+    permissions: '0640'
+  - path: /home/tester/late.txt
+    content: "written after the user exists\n"
+    owner: tester:tester
+    permissions: '0600'
+    defer: true
+bootcmd:
+  - [sh, -c, 'cat /proc/sys/kernel/random/boot_id >> /var/lib/vmtest-bootcmd.log']
+runcmd:
+  - [sh, -c, 'echo "runcmd \$(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-runcmd.log']
+EOF
+vm_make_seed "$seed_dir" "$RUN/seed-good.img"
+
+# ---- 1: first boot ----
+SEM1= KEYS1= BOOT1=
+if [[ " $ONLY " == *" 1 "* ]]; then
+    vm_new_overlay "$IMG" "$RUN/disk.qcow2"
+    if boot first-boot tester "$RUN/seed-good.img" "$RUN/disk.qcow2"; then
+        wait_done || true
+        status_checks
+        expect "hostname" "$(g hostname)" vmtest
+        expect_re "/etc/hosts maps 127.0.1.1 to the fqdn and hostname" "$(g cat /etc/hosts)" \
+            '^127\.0\.1\.1[[:space:]]+vmtest\.example\.test[[:space:]]+vmtest$'
+        expect "write_files content" "$(g 'sudo -n cat /etc/vmtest/early.conf')" "early=1"
+        expect "write_files owner and mode" "$(g stat -c '%U:%G:%a' /etc/vmtest/early.conf)" "root:adm:640"
+        expect "write_files (deferred) content" "$(g cat /home/tester/late.txt)" "written after the user exists"
+        expect "write_files (deferred) owner and mode" "$(g stat -c '%U:%G:%a' /home/tester/late.txt)" "tester:tester:600"
+        BOOT1=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "runcmd ran once, this boot" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $BOOT1"
+        expect "bootcmd ran once, this boot" "$(g cat /var/lib/vmtest-bootcmd.log)" "$BOOT1"
+        expect "sudo rule works without a password" "$(g sudo -n id -un)" root
+        expect_re "sudoers entry for tester" "$(g 'sudo -n cat /etc/sudoers.d/90-cloud-init-users')" \
+            '^tester ALL=\(ALL\) NOPASSWD:ALL$'
+        expect_re "tester is in group adm" "$(g id -nG)" '(^| )adm( |$)'
+        expect "default user debian exists" "$(g 'id -un debian')" debian
+        expect "cloud-id" "$(g cloud-id)" nocloud
+        SEM1=$(sems)
+        KEYS1=$(hostkeys)
+        expect_re "per-instance semaphores written" "$SEM1" 'config_runcmd '
+        expect_re "host keys generated" "$KEYS1" 'ssh_host_ed25519_key\.pub'
+        collect
+    fi
+    vm_stop tester
+fi
+
+# ---- 2: reboot of the same disk ----
+if [[ " $ONLY " == *" 2 "* ]]; then
+    if [ -z "$SEM1" ]; then
+        SCEN=reboot
+        bad "skipped: needs a successful first boot"
+    elif boot reboot tester "$RUN/seed-good.img" "$RUN/disk.qcow2"; then
+        wait_done || true
+        status_checks
+        boot2=$(g cat /proc/sys/kernel/random/boot_id)
+        expect_re "a new boot" "$boot2" "^[0-9a-f-]{36}$"
+        [ "$boot2" != "$BOOT1" ] && ok "boot id changed" || bad "boot id did not change"
+        expect "per-instance semaphores untouched" "$(sems)" "$SEM1"
+        expect "runcmd not repeated" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $BOOT1"
+        expect "bootcmd (per-boot) ran again" "$(g cat /var/lib/vmtest-bootcmd.log)" "$BOOT1"$'\n'"$boot2"
+        expect "host keys unchanged" "$(hostkeys)" "$KEYS1"
+        expect "hostname kept" "$(g hostname)" vmtest
+        collect
+    fi
+    vm_stop tester
+fi
+
+# ---- 3: broken user-data ----
+if [[ " $ONLY " == *" 3 "* ]]; then
+    bad_dir=$RUN/seed-broken
+    mkdir -p "$bad_dir"
+    cat >"$bad_dir/meta-data" <<EOF
+instance-id: iid-vmtest-broken
+local-hostname: vmtest-broken
+public-keys:
+  - $PUBKEY
+EOF
+    printf '#cloud-config\nusers: [ {name: nobody-here\nruncmd:\n  - : : [\n' >"$bad_dir/user-data"
+    vm_make_seed "$bad_dir" "$RUN/seed-broken.img"
+    vm_new_overlay "$IMG" "$RUN/disk-broken.qcow2"
+    if boot broken-user-data debian "$RUN/seed-broken.img" "$RUN/disk-broken.qcow2"; then
+        wait_done || true
+        js=$(g 'cloud-init status --format json' || true)
+        verdict=$(printf '%s' "$js" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+bad = d.get("status") == "error" or str(d.get("extended_status", "")).startswith("degraded")
+why = json.dumps([d.get("errors"), d.get("recoverable_errors")])
+print("ok" if bad and "yaml" in why.lower() else "no", why[:400])
+' 2>&1 || true)
+        expect_re "status degraded or error, the YAML failure named in the JSON" "$verdict" '^ok '
+        echo "        reason: ${verdict#* }"
+        rc=0
+        g 'cloud-init status --long' >/dev/null || rc=$?
+        [ "$rc" != 0 ] && ok "status --long exits non-zero ($rc)" || bad "status --long exits 0 on a broken seed"
+        expect "hostname from meta-data" "$(g hostname)" vmtest-broken
+        expect "cloud-id" "$(g cloud-id)" nocloud
+        collect
+    fi
+    vm_stop debian
+fi
+
+echo
+echo "vm-tests: $(( $(date +%s) - T_START ))s, logs in $RUN"
+if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "vm-tests: ${#FAILED[@]} FAILED:"
+    printf '  - %s\n' "${FAILED[@]}"
+    exit 1
+fi
+echo "vm-tests: all passed"
