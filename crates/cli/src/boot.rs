@@ -440,7 +440,6 @@ impl Boot {
     ) -> i32 {
         if ci_modules::lookup(name).is_none() {
             log::error!("Could not find module named {name}");
-            eprintln!("Could not find module named {name}");
             return 1;
         }
         let entry = ModuleEntry {

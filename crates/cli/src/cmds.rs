@@ -37,7 +37,7 @@ fn emit(out: &CmdOutput) -> i32 {
 }
 
 /// The log file named by the configuration, under the root.
-fn install_logger(host: &Host, cfg: &Value, to_file: bool) {
+fn install_logger(host: &Host, cfg: &Value, to_file: bool, debug: bool) {
     let file = to_file.then(|| {
         let f = cfg
             .get("def_log_file")
@@ -47,7 +47,7 @@ fn install_logger(host: &Host, cfg: &Value, to_file: bool) {
     });
     match ci_state::log::CiLogger::new(file.as_deref(), true) {
         Ok(l) => {
-            let _ = l.install();
+            let _ = l.with_debug_stderr(debug).install();
         }
         Err(e) => {
             eprintln!("Failed to open log file: {e}");
@@ -117,7 +117,7 @@ pub fn main_cloud_init() -> i32 {
             }
         }
     }
-    install_logger(&host, &sys_cfg, boots);
+    install_logger(&host, &sys_cfg, boots, cli.debug);
     let boot = Boot {
         host: host.clone(),
         files,

@@ -24,6 +24,8 @@ static STDERR_ON: AtomicBool = AtomicBool::new(false);
 pub struct CiLogger {
     file: Mutex<Option<File>>,
     stderr: bool,
+    /// `--debug`: every record goes to stderr too, not only WARNING and up.
+    debug_stderr: bool,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
@@ -38,8 +40,15 @@ impl CiLogger {
         Ok(CiLogger {
             file: Mutex::new(file),
             stderr,
+            debug_stderr: false,
             clock: Box::new(timefmt::now_epoch),
         })
+    }
+
+    /// Also print DEBUG and INFO records to stderr (`cloud-init --debug`).
+    pub fn with_debug_stderr(mut self, on: bool) -> CiLogger {
+        self.debug_stderr = on;
+        self
     }
 
     /// Use another source of epoch seconds for timestamps (tests, replays).
@@ -118,10 +127,11 @@ impl Log for CiLogger {
                 let _ = writeln!(f, "{line}");
             }
         }
-        if record.level() <= Level::Warn {
-            if self.stderr {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
+        let is_warning = record.level() <= Level::Warn;
+        if (is_warning && self.stderr) || self.debug_stderr {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        if is_warning {
             if let Ok(mut c) = CAPTURE.lock() {
                 c.push((level.to_string(), msg));
             }
