@@ -3,7 +3,7 @@
 # Cached under /var/tmp keyed by a hash of this recipe; callers copy it before use.
 set -euo pipefail
 suite=trixie
-pkgs=openssh-server,sudo,locales,tzdata
+pkgs=openssh-server,sudo,locales,tzdata,netbase
 key=$(printf '%s\n' "$suite" "$pkgs" "minbase-v1" | sha256sum | cut -c1-12)
 cache=${CIRS_CACHE:-/var/tmp/cloud-init-rs}
 root=$cache/debian-root-$key

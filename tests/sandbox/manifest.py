@@ -27,6 +27,17 @@ FILES = [
     "/home/debian/.ssh/authorized_keys",
     "/root/.ssh/authorized_keys",
     "/var/tmp/demo-runcmd",
+    "/etc/mime/from-jinja",
+    "/etc/mime/second-part",
+    "/var/tmp/mime-runcmd",
+    "/var/tmp/user-script",
+    "/var/tmp/per-boot",
+    "/var/tmp/boothook",
+    "/var/tmp/seed-random",
+    "/etc/default/locale",
+    "/etc/ssh/ssh_host_ed25519_key.pub",
+    "/home/carol/.ssh/authorized_keys",
+    "/var/lib/cloud/scripts/per-boot/per-boot.sh",
 ]
 HOST_KEY_TYPES = ["rsa", "ecdsa", "ed25519", "dsa"]
 
@@ -95,7 +106,10 @@ def main():
             "shell": p[6],
             "home_exists": os.path.isdir(os.path.join(root, p[5].lstrip("/"))),
             "password": "locked" if pw is not None and pw.startswith("!") else ("set" if pw not in (None, "", "*") else "none"),
+            "expire_days": shadow[name][7] if name in shadow and len(shadow[name]) > 7 else None,
         }
+    root_pw = shadow.get("root", ["", ""])[1] if "root" in shadow else None
+    out["root_password"] = "locked" if root_pw is not None and root_pw.startswith("!") else ("set" if root_pw not in (None, "", "*") else "none")
     for name, g in sorted(group.items()):
         members = sorted(m for m in g[3].split(",") if m) if len(g) > 3 else []
         before = base_group.get(name)

@@ -179,6 +179,18 @@ fn generate_host_keys(ctx: &Ctx) {
         warn!("Failed creating /etc/ssh: {e}");
         return;
     }
+    // ssh-keygen names the key after the running system; under --root that
+    // would be this machine, so name it after the target as a boot would.
+    let comment = host.is_sandbox().then(|| {
+        let name = host
+            .read_to_string("/etc/hostname")
+            .ok()
+            .and_then(|h| h.lines().next().map(|l| l.trim().to_string()))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        format!("root@{name}")
+    });
+    let comment = comment.as_deref();
     // Key generation (RSA above all) is the slow part of first boot: run the types at once.
     let results: Vec<(String, Result<ci_host::CmdOutput, ci_host::CmdError>)> =
         std::thread::scope(|s| {
@@ -187,9 +199,12 @@ fn generate_host_keys(ctx: &Ctx) {
                 .map(|t| {
                     s.spawn(move || {
                         let f = host.path(key_file(t)).to_string_lossy().into_owned();
-                        let cmd =
-                            Cmd::new(["ssh-keygen", "-t", t.as_str(), "-N", "", "-f", f.as_str()])
-                                .env("LANG", "C");
+                        let mut argv =
+                            vec!["ssh-keygen", "-t", t.as_str(), "-N", "", "-f", f.as_str()];
+                        if let Some(c) = comment {
+                            argv.extend(["-C", c]);
+                        }
+                        let cmd = Cmd::new(argv).env("LANG", "C");
                         (t.clone(), host.runner().execute(host, &cmd))
                     })
                 })

@@ -66,7 +66,10 @@ fn ssh_generates_missing_keys_after_deleting_old_ones() {
         lines,
         ["ecdsa", "ed25519", "rsa"]
             .iter()
-            .map(|t| format!("ssh-keygen -t {t} -N  -f {root}/etc/ssh/ssh_host_{t}_key"))
+            // Under --root the key is named after the target (no /etc/hostname here).
+            .map(|t| format!(
+                "ssh-keygen -t {t} -N  -f {root}/etc/ssh/ssh_host_{t}_key -C root@localhost"
+            ))
             .collect::<Vec<_>>()
     );
     assert!(rec
