@@ -217,13 +217,39 @@ pub enum DevelCommand {
     Render(RenderArgs),
     /// Convert network configuration between formats.
     #[command(name = "net-convert")]
-    NetConvert(PassThrough),
+    NetConvert(NetConvertArgs),
     /// Generate a MIME multipart user-data file.
     #[command(name = "make-mime")]
     MakeMime(PassThrough),
     /// Handle hotplug events.
     #[command(name = "hotplug-hook")]
     HotplugHook(PassThrough),
+}
+
+#[derive(Debug, Args)]
+pub struct NetConvertArgs {
+    /// The network configuration to read.
+    #[arg(short = 'p', long = "network-data", required = true)]
+    pub network_data: PathBuf,
+    /// The format of the given network config.
+    #[arg(short = 'k', long = "kind", required = true,
+          value_parser = ["eni", "network_data.json", "yaml", "azure-imds", "vmware-imc"])]
+    pub kind: String,
+    /// Directory to write output to.
+    #[arg(short = 'd', long = "directory", required = true)]
+    pub directory: PathBuf,
+    /// Interface name to mac mapping (name,mac).
+    #[arg(short = 'm', long = "mac", action = clap::ArgAction::Append)]
+    pub macs: Vec<String>,
+    /// The distro the output is for.
+    #[arg(short = 'D', long = "distro", required = true)]
+    pub distro: String,
+    /// The format of the output.
+    #[arg(short = 'O', long = "output-kind", required = true,
+          value_parser = ["eni", "netplan", "networkd", "sysconfig", "network-manager"])]
+    pub output_kind: String,
+    #[arg(long = "debug")]
+    pub debug: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,10 +8,13 @@ use ci_userdata::{HttpFetcher, Kind, ProcessOptions, Processed};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Persist the network configuration for this instance. Rendering it is not
-/// built yet (docs/compat.md): an explicit config that cannot be applied is
-/// a warning, so the boot reports itself degraded instead of silently
-/// ignoring it.
+/// Find the network configuration as upstream does (kernel command line,
+/// initramfs, system config, datasource, then the fallback NIC), persist it
+/// as `instances/<iid>/network-config.json` and, for a new instance, render
+/// it with the first available renderer of the distro. The files are in
+/// place before the network services start (the local stage runs before
+/// network-pre.target); bringing interfaces up later through activators is
+/// not built yet (docs/compat.md).
 pub fn network_config(
     host: &Host,
     paths: &Paths,
@@ -19,21 +22,57 @@ pub fn network_config(
     cfg: &Value,
     new_instance: bool,
 ) {
-    let system = cfg.get("network").filter(|v| !v.is_null()).cloned();
-    let disabled = |v: &Value| v.get("config").and_then(Value::as_str) == Some("disabled");
-    let (source, netcfg) = match (system, ds.network_config()) {
-        (Some(s), _) => ("system_cfg", Some(s)),
-        (None, Some(d)) => ("ds", Some(d)),
-        (None, None) => ("fallback", None),
-    };
-    let Some(netcfg) = netcfg else {
-        log::debug!("No network config from the datasource or system config; fallback networking is left to the image");
-        return;
-    };
-    if disabled(&netcfg) {
-        log::debug!("network config disabled by {source}");
+    if host.exists(paths.data_file("upgraded-network")) {
+        log::info!("network config is disabled by upgraded-network");
         return;
     }
+    let system = cfg.get("network").filter(|v| !v.is_null()).cloned();
+    let initramfs = match ci_net::cmdline::read_initramfs_config(host) {
+        Ok(v) => v,
+        Err(e) => {
+            log::warn!("Failed to read initramfs network config: {e}");
+            None
+        }
+    };
+    let candidates = [
+        (
+            "cmdline",
+            ci_net::cmdline::read_kernel_cmdline_config(&host.kernel_cmdline()),
+        ),
+        ("initramfs", initramfs),
+        ("system_cfg", system),
+        ("ds", ds.network_config()),
+    ];
+    let found = candidates
+        .into_iter()
+        .find_map(|(src, v)| v.map(|v| (src, v)));
+    let system_info = cfg.get("system_info").cloned().unwrap_or(Value::Null);
+    let distro = system_info
+        .get("distro")
+        .and_then(Value::as_str)
+        .unwrap_or("ubuntu")
+        .to_string();
+    let (source, netcfg) = match found {
+        Some(f) => f,
+        None => match ci_net::fallback::distro_fallback_config(host, &distro, &system_info) {
+            Some(fb) => ("fallback", fb),
+            None => {
+                log::info!("network config is disabled by fallback");
+                return;
+            }
+        },
+    };
+    let parsed = match ci_net::parse(&netcfg) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            log::info!("network config is disabled by {source}");
+            return;
+        }
+        Err(e) => {
+            log::warn!("Invalid network config from {source}: {e}; not applying it");
+            return;
+        }
+    };
     let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";
     let file = paths.instance_file("network-config.json");
     if let Err(e) = host.write_atomic(&file, body.as_bytes(), &WriteOpts::mode(0o600)) {
@@ -42,10 +81,34 @@ pub fn network_config(
     if let Err(e) = host.symlink(&file, paths.run_file("network-config.json")) {
         log::debug!("Failed to link network-config.json: {e}");
     }
-    if new_instance {
-        log::warn!(
-            "Network configuration from {source} was not applied: rendering network configuration is not supported by cloud-init-rs yet"
-        );
+    if !new_instance {
+        log::debug!("No network config applied. Neither a new instance nor datasource network update allowed");
+        return;
+    }
+    let priority: Option<Vec<String>> = system_info
+        .get("network")
+        .and_then(|n| n.get("renderers"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        });
+    let renderer = match ci_net::select::select(host, priority.as_deref(), &distro) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("Unable to render networking. Network config is likely broken: {e}");
+            return;
+        }
+    };
+    log::info!("Applying network configuration from {source} bringup=False: {netcfg}");
+    let mut opts = ci_net::RenderOptions::new(&distro);
+    opts.macs = ci_net::fallback::interfaces_by_mac(host);
+    match ci_net::render(&parsed, renderer, &opts)
+        .and_then(|files| ci_net::write_files(host, &files))
+    {
+        Ok(_) => log::debug!("Rendered network configuration with {}", renderer.name()),
+        Err(e) => log::error!("Unable to render networking. Network config is likely broken: {e}"),
     }
 }
 
