@@ -62,15 +62,21 @@ pub fn network_config(
             }
         },
     };
-    let parsed = match ci_net::parse(&netcfg) {
-        Ok(Some(p)) => p,
+    let (source, netcfg, parsed) = match ci_net::parse(&netcfg) {
+        Ok(Some(p)) => (source, netcfg, p),
         Ok(None) => {
             log::info!("network config is disabled by {source}");
             return;
         }
         Err(e) => {
-            log::warn!("Invalid network config from {source}: {e}; not applying it");
-            return;
+            // A broken config must not cost the machine its network: fall back.
+            log::warn!("network-config failed schema validation! Invalid network config from {source}: {e}; applying the fallback config instead");
+            let fallback = ci_net::fallback::distro_fallback_config(host, &distro, &system_info)
+                .and_then(|fb| ci_net::parse(&fb).ok().flatten().map(|p| (fb, p)));
+            match fallback {
+                Some((fb, p)) => ("fallback", fb, p),
+                None => return,
+            }
         }
     };
     let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";

@@ -78,3 +78,44 @@ fn no_available_renderer_is_an_error_record_and_the_boot_goes_on() {
     );
     assert_eq!(sb.read("/etc/hostname"), "nethost\n");
 }
+
+#[test]
+fn invalid_network_config_falls_back_to_dhcp_on_the_best_nic_and_is_degraded() {
+    let Some(base) = debian_root() else { return };
+    let sb = Sandbox::new(
+        &base,
+        &[
+            ("meta-data", b"instance-id: iid-net-3\n"),
+            ("user-data", b"#cloud-config\n{}\n"),
+            (
+                "network-config",
+                b"version: 2\nethernets:\n  eth0:\n    addresses: [1]\n",
+            ),
+        ],
+    );
+    for tool in ["ifquery", "ifup", "ifdown"] {
+        sb.write(&format!("/usr/sbin/{tool}"), b"#!/bin/sh\nexit 0\n");
+        std::fs::set_permissions(
+            sb.path(&format!("/usr/sbin/{tool}")),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    sb.write(
+        "/etc/network/interfaces",
+        b"source /etc/network/interfaces.d/*\n",
+    );
+    sb.write("/sys/class/net/ens3/address", b"52:54:00:12:34:56\n");
+    sb.write("/sys/class/net/ens3/carrier", b"1\n");
+    assert_eq!(sb.boot(), vec![0, 0, 0, 0], "log:\n{}", sb.log());
+    let eni = sb.read("/etc/network/interfaces.d/50-cloud-init");
+    assert!(
+        eni.contains("iface ens3 inet dhcp"),
+        "{eni}\nlog:\n{}",
+        sb.log()
+    );
+    let (st, code) = sb.status_json();
+    assert_eq!(code, 2, "{st}");
+    let warnings = st["recoverable_errors"]["WARNING"].to_string();
+    assert!(warnings.contains("ethernets.eth0.addresses"), "{warnings}");
+}
