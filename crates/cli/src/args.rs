@@ -221,6 +221,9 @@ pub enum DevelCommand {
     /// Generate a MIME multipart user-data file.
     #[command(name = "make-mime")]
     MakeMime(PassThrough),
+    /// Serve a cloud's metadata API from a seed directory (cloud-init-rs).
+    #[command(name = "imds-serve")]
+    ImdsServe(ImdsServeArgs),
     /// Handle hotplug events.
     #[command(name = "hotplug-hook")]
     HotplugHook(PassThrough),
@@ -250,6 +253,22 @@ pub struct NetConvertArgs {
     pub output_kind: String,
     #[arg(long = "debug")]
     pub debug: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImdsServeArgs {
+    /// Which cloud's API to serve (ec2).
+    #[arg(long = "cloud", required = true)]
+    pub cloud: String,
+    /// A NoCloud-like seed: meta-data (YAML) and user-data.
+    #[arg(long = "seed", required = true)]
+    pub seed: PathBuf,
+    /// Address to listen on; loopback only unless you know better.
+    #[arg(long = "listen", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Faults: delay=MS,fail=N[:STATUS],hang=PATH,truncate=PATH,404=PATH,revoke=N
+    #[arg(long = "faults", default_value = "")]
+    pub faults: String,
 }
 
 #[derive(Debug, Args)]

@@ -259,6 +259,7 @@ pub fn main_cloud_init() -> i32 {
             DevelCommand::NetConvert(a) => net_convert(&a),
             DevelCommand::MakeMime(_) => not_yet("devel make-mime"),
             DevelCommand::HotplugHook(_) => not_yet("devel hotplug-hook"),
+            DevelCommand::ImdsServe(a) => imds_serve(&a),
         },
         Command::Schema(_) => not_yet("schema"),
         Command::CollectLogs(_) => not_yet("collect-logs"),
@@ -343,6 +344,34 @@ fn net_convert(a: &crate::args::NetConvertArgs) -> i32 {
     }
     eprintln!("Wrote output format '{}' to '{dir}'\n", a.output_kind);
     0
+}
+
+/// `devel imds-serve` (ours): the metadata-service emulator, in the foreground.
+fn imds_serve(a: &crate::args::ImdsServeArgs) -> i32 {
+    let faults = if a.faults.is_empty() {
+        ci_imds::Faults::default()
+    } else {
+        match ci_imds::Faults::parse(&a.faults) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return 2;
+            }
+        }
+    };
+    eprintln!(
+        "Serving the {} metadata API from {} on http://{}/",
+        a.cloud,
+        a.seed.display(),
+        a.listen
+    );
+    match ci_imds::serve(&a.cloud, &a.seed, &a.listen, faults) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
 }
 
 fn not_yet(what: &str) -> i32 {

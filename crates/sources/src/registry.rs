@@ -2,6 +2,7 @@
 
 use crate::context::{SourceOptions, Stage};
 use crate::datasource::Datasource;
+use crate::ec2::Ec2;
 use crate::error::SourceError;
 use crate::nocloud::NoCloud;
 use crate::none::NoneSource;
@@ -71,6 +72,8 @@ pub fn by_name(name: &str, stage: Stage, opts: &SourceOptions) -> Option<Box<dyn
     match canonical(name)? {
         "NoCloud" => Some(Box::new(NoCloud::new(stage, opts.clone()))),
         "None" if stage == Stage::Network => Some(Box::new(NoneSource::new(stage))),
+        // Ec2Local (ephemeral DHCP in the local stage) is not built yet.
+        "Ec2" if stage == Stage::Network => Some(Box::new(Ec2::new(stage, opts.clone()))),
         _ => None,
     }
 }
@@ -95,6 +98,7 @@ pub fn from_cache(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>
         Some("DataSourceNoCloud") | Some("DataSourceNoCloudNet") => {
             Ok(Box::new(NoCloud::restore(stage, opts.clone(), v)?))
         }
+        Some("DataSourceEc2") => Ok(Box::new(Ec2::restore(stage, opts.clone(), v)?)),
         Some("DataSourceNone") => Ok(Box::new(NoneSource::restore(stage, v)?)),
         other => Err(SourceError::Cache(format!(
             "unknown datasource class {}",
@@ -132,6 +136,10 @@ mod tests {
             "DataSourceNone"
         );
         assert!(by_name("Ec2", Stage::Local, &o).is_none());
+        assert_eq!(
+            by_name("ec2", Stage::Network, &o).unwrap().class_name(),
+            "DataSourceEc2"
+        );
         assert!(is_upstream_name("ec2"));
         assert!(!is_upstream_name("NoCloudNet"));
         assert!(by_name("Bogus", Stage::Local, &o).is_none());

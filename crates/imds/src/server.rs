@@ -1,0 +1,386 @@
+//! The listener: one small thread per connection, all of them stopped and
+//! joined by [`Server::shutdown`] (or drop).
+
+use crate::faults::Faults;
+use crate::http::{read_request, write_response, ReadOutcome, Request};
+use crate::seed::{load_seed, Seed, TokenMode};
+use crate::ImdsError;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const TOKEN_ROUTE: &str = "/latest/api/token";
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+/// Connections served at once; more are closed on accept.
+const MAX_CONNS: usize = 64;
+/// Requests remembered for [`Server::requests`].
+const MAX_LOG: usize = 10_000;
+const POLL: Duration = Duration::from_millis(10);
+
+/// One request as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    /// Whether an `X-aws-ec2-metadata-token` header was sent.
+    pub token: bool,
+    pub status: u16,
+}
+
+struct Shared {
+    seed: Seed,
+    faults: Faults,
+    shutdown: AtomicBool,
+    failed: AtomicU32,
+    served: AtomicU64,
+    issued: AtomicU64,
+    tokens: Mutex<Vec<String>>,
+    log: Mutex<Vec<RequestRecord>>,
+    active: AtomicUsize,
+    conns: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A running emulator.
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Listen on `addr` (tests: `127.0.0.1:0`) and serve `seed`.
+    pub fn start(seed: Seed, faults: Faults, addr: &str) -> Result<Server, ImdsError> {
+        let bind = |source| ImdsError::Bind {
+            addr: addr.to_string(),
+            source,
+        };
+        let listener = TcpListener::bind(addr).map_err(bind)?;
+        listener.set_nonblocking(true).map_err(bind)?;
+        let local = listener.local_addr().map_err(bind)?;
+        let shared = Arc::new(Shared {
+            seed,
+            faults,
+            shutdown: AtomicBool::new(false),
+            failed: AtomicU32::new(0),
+            served: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
+            tokens: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            active: AtomicUsize::new(0),
+            conns: Mutex::new(Vec::new()),
+        });
+        let s = Arc::clone(&shared);
+        let accept = std::thread::spawn(move || accept_loop(&listener, &s));
+        log::info!("EC2 metadata emulator listening on http://{local}");
+        Ok(Server {
+            addr: local,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, what a client takes as its metadata URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request answered (or hung) so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many requests had this method and a path ending with `suffix`.
+    pub fn count(&self, method: &str, suffix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.ends_with(suffix))
+            .count()
+    }
+
+    /// Stop accepting, release hung requests, join every thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        let conns = self
+            .shared
+            .conns
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        for h in conns {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `cloud-init devel imds-serve`: serve `seed_dir` for `cloud` on
+/// `listen_addr` until the process is killed.
+pub fn serve(
+    cloud: &str,
+    seed_dir: &Path,
+    listen_addr: &str,
+    faults: Faults,
+) -> Result<(), ImdsError> {
+    if !matches!(cloud.to_ascii_lowercase().as_str(), "ec2" | "aws") {
+        return Err(ImdsError::Cloud(cloud.to_string()));
+    }
+    let seed = load_seed(seed_dir)?;
+    let mut server = Server::start(seed, faults, listen_addr)?;
+    if let Some(h) = server.accept.take() {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    while !shared.shutdown.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if shared.active.load(Ordering::SeqCst) >= MAX_CONNS {
+                    drop(stream);
+                    continue;
+                }
+                shared.active.fetch_add(1, Ordering::SeqCst);
+                let s = Arc::clone(shared);
+                let h = std::thread::spawn(move || {
+                    connection(stream, &s);
+                    s.active.fetch_sub(1, Ordering::SeqCst);
+                });
+                if let Ok(mut c) = shared.conns.lock() {
+                    c.retain(|h| !h.is_finished());
+                    c.push(h);
+                }
+            }
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+fn connection(mut stream: TcpStream, shared: &Shared) {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_read_timeout(Some(POLL * 5)).is_err()
+        || stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .is_err()
+    {
+        return;
+    }
+    let mut buf = Vec::new();
+    loop {
+        let req = match read_request(&mut stream, &mut buf, &shared.shutdown) {
+            ReadOutcome::Request(r) => r,
+            ReadOutcome::Closed => return,
+            ReadOutcome::Bad(why) => {
+                let _ = write_response(&mut stream, 400, why.as_bytes(), true, false);
+                return;
+            }
+        };
+        let f = &shared.faults;
+        let served = shared.served.fetch_add(1, Ordering::SeqCst);
+        if f.revoke_tokens_after
+            .is_some_and(|n| u64::from(n) == served)
+        {
+            if let Ok(mut t) = shared.tokens.lock() {
+                t.clear();
+            }
+        }
+        if Faults::matches(&f.hang, &req.path) {
+            record(shared, &req, 0);
+            while !shared.shutdown.load(Ordering::SeqCst) {
+                std::thread::sleep(POLL);
+            }
+            return;
+        }
+        if !f.delay.is_zero() {
+            std::thread::sleep(f.delay);
+        }
+        let (code, body) =
+            if f.fail_first > 0 && shared.failed.fetch_add(1, Ordering::SeqCst) < f.fail_first {
+                (f.fail_status, Vec::new())
+            } else if Faults::matches(&f.not_found, &req.path) {
+                (404, Vec::new())
+            } else {
+                route(shared, &req)
+            };
+        record(shared, &req, code);
+        let truncate = code == 200 && Faults::matches(&f.truncate, &req.path);
+        let body = if body.is_empty() && code != 200 {
+            crate::http::reason(code).as_bytes().to_vec()
+        } else {
+            body
+        };
+        if write_response(&mut stream, code, &body, req.close, truncate).is_err()
+            || req.close
+            || truncate
+        {
+            return;
+        }
+    }
+}
+
+fn record(shared: &Shared, req: &Request, status: u16) {
+    if let Ok(mut l) = shared.log.lock() {
+        if l.len() < MAX_LOG {
+            l.push(RequestRecord {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                token: req.header(TOKEN_HEADER).is_some(),
+                status,
+            });
+        }
+    }
+}
+
+fn route(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+    let seed = &shared.seed;
+    if req.path == TOKEN_ROUTE {
+        return issue_token(shared, req);
+    }
+    if req.method != "GET" {
+        return (405, Vec::new());
+    }
+    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
+    match (req.header(TOKEN_HEADER), seed.token) {
+        (Some(t), _) if !tokens.iter().any(|k| k == t) => return (401, Vec::new()),
+        (None, TokenMode::Required) => return (401, Vec::new()),
+        _ => {}
+    }
+    let path = req.path.trim_start_matches('/');
+    if path.is_empty() {
+        let mut v = seed.versions.clone();
+        v.push("latest".into());
+        return (200, v.join("\n").into_bytes());
+    }
+    let (version, rest) = path.split_once('/').unwrap_or((path, ""));
+    if version != "latest" && !seed.versions.iter().any(|v| v == version) {
+        return (404, Vec::new());
+    }
+    let (top, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    let node = match top {
+        "" => {
+            let mut l = vec!["dynamic", "meta-data"];
+            if seed.user_data.is_some() {
+                l.push("user-data");
+            }
+            return (200, l.join("\n").into_bytes());
+        }
+        "user-data" if sub.is_empty() => {
+            return match &seed.user_data {
+                Some(u) => (200, u.clone()),
+                None => (404, Vec::new()),
+            }
+        }
+        "meta-data" => seed.meta_data.lookup(sub),
+        "dynamic" => seed.dynamic.lookup(sub),
+        _ => None,
+    };
+    match node {
+        Some(n) => (200, n.body()),
+        None => (404, Vec::new()),
+    }
+}
+
+fn issue_token(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+    if let TokenMode::Unsupported(code) = shared.seed.token {
+        return (code, Vec::new());
+    }
+    if req.method != "PUT" {
+        return (405, Vec::new());
+    }
+    let ttl_ok = req
+        .header(TTL_HEADER)
+        .and_then(|t| t.parse::<u32>().ok())
+        .is_some_and(|t| (1..=21600).contains(&t));
+    if !ttl_ok {
+        return (400, Vec::new());
+    }
+    let n = shared.issued.fetch_add(1, Ordering::SeqCst);
+    let token = format!("AQAEAEmulatedToken{n:08}==");
+    if let Ok(mut t) = shared.tokens.lock() {
+        if t.len() < MAX_LOG {
+            t.push(token.clone());
+        }
+    }
+    (200, token.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_rejects_bad_input() {
+        let d = std::env::temp_dir().join(format!("ci-imds-none-{}", std::process::id()));
+        let e = serve("gce", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
+        assert_eq!(e.to_string(), "unsupported cloud 'gce' (supported: ec2)");
+        let e = serve("ec2", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}/meta-data: ", d.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn answers_like_ec2() {
+        use std::io::{Read, Write};
+        let md = serde_json::json!({"instance-id": "i-1", "public-keys": {"k": "ssh-rsa A"}});
+        let serde_json::Value::Object(md) = md else {
+            panic!()
+        };
+        let mut seed = Seed::from_meta_data(&md, None);
+        seed.token = TokenMode::Required;
+        let srv = Server::start(seed, Faults::default(), "127.0.0.1:0").unwrap();
+        let ask = |req: &str| {
+            let mut s = TcpStream::connect(srv.addr()).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let put = ask("PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 21600\r\nConnection: close\r\n\r\n");
+        assert!(put.starts_with("HTTP/1.1 200 OK\r\n"), "{put}");
+        let token = put.split("\r\n\r\n").nth(1).unwrap().to_string();
+        let no_ttl = ask("PUT /latest/api/token HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(no_ttl.starts_with("HTTP/1.1 400 "), "{no_ttl}");
+        let anon = ask("GET /latest/meta-data/ HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(anon.starts_with("HTTP/1.1 401 "), "{anon}");
+        let get = |p: &str| {
+            ask(&format!(
+                "GET {p} HTTP/1.1\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n"
+            ))
+        };
+        assert!(get("/latest/meta-data/").ends_with("\r\n\r\ninstance-id\npublic-keys/"));
+        assert!(get("/latest/meta-data/public-keys").ends_with("\r\n\r\n0=k"));
+        assert!(get("/2016-09-02/meta-data/public-keys/0/openssh-key").ends_with("ssh-rsa A"));
+        assert!(get("/latest/user-data").starts_with("HTTP/1.1 404 "));
+        assert!(get("/2099-01-01/meta-data/").starts_with("HTTP/1.1 404 "));
+        assert!(get("/latest/dynamic/instance-identity/").ends_with("\r\n\r\ndocument"));
+        assert_eq!(srv.count("GET", "/user-data"), 1);
+        srv.shutdown();
+    }
+}

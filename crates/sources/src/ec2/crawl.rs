@@ -1,0 +1,260 @@
+//! Reading the service once found: version probe, user-data and the
+//! metadata tree (upstream's `MetadataMaterializer`), over one token.
+
+use super::*;
+
+/// One metadata address and (AWS) its token, shared by the crawl threads.
+pub(super) struct Session {
+    pub(super) base: String,
+    pub(super) aws: bool,
+    pub(super) token: Mutex<Option<String>>,
+    pub(super) reader: UrlReader,
+    pub(super) crawl: CrawlPolicy,
+    pub(super) requests: Arc<AtomicUsize>,
+}
+
+impl Session {
+    /// Upstream `_get_headers`: on AWS, the token (fetched again if it was dropped).
+    pub(super) fn token(&self) -> Option<String> {
+        if !self.aws {
+            return None;
+        }
+        // Held across the PUT so threads that all saw a 401 refresh once.
+        let mut slot = self.token.lock().ok()?;
+        if slot.is_some() {
+            return slot.clone();
+        }
+        log::debug!("Refreshing Ec2 metadata API token");
+        let url = format!("{}/{TOKEN_ROUTE}", self.base);
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        match self.reader.put(&url, &[(TTL_HEADER, TOKEN_TTL)], b"") {
+            Ok(r) => {
+                *slot = Some(String::from_utf8_lossy(&r.body).trim().to_string());
+                slot.clone()
+            }
+            Err(e) => {
+                log::warn!("Unable to get API token: {url} raised exception {e}");
+                None
+            }
+        }
+    }
+
+    /// One GET; on error also the token it carried.
+    pub(super) fn get_once(&self, url: &str) -> Result<Vec<u8>, (UrlError, Option<String>)> {
+        let token = self.token();
+        let headers: Vec<(&str, &str)> = match &token {
+            Some(t) => vec![(TOKEN_HEADER, t.as_str())],
+            None => Vec::new(),
+        };
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.reader
+            .get(url, &headers)
+            .map(|r| r.body)
+            .map_err(|e| (e, token))
+    }
+
+    /// A GET with upstream's crawl retries; `stop_on_404` for user-data.
+    pub(super) fn get(&self, url: &str, stop_on_404: bool) -> Result<Vec<u8>, UrlError> {
+        let tries = self.crawl.retries.saturating_add(1);
+        let mut attempt = 0;
+        loop {
+            let (err, used) = match self.get_once(url) {
+                Ok(b) => return Ok(b),
+                Err(e) => e,
+            };
+            if stop_on_404 && err.code() == Some(404) {
+                return Err(err);
+            }
+            if self.aws && err.code() == Some(401) {
+                log::debug!("Clearing cached Ec2 API token due to expiry");
+                if let Ok(mut t) = self.token.lock() {
+                    // Another thread may already hold a fresh one.
+                    if *t == used {
+                        *t = None;
+                    }
+                }
+            }
+            attempt += 1;
+            if attempt >= tries {
+                return Err(err);
+            }
+            let pause = if err.code() == Some(503) {
+                Duration::from_secs(1)
+            } else {
+                self.crawl.sec_between
+            };
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// Upstream `get_metadata_api_version`: the newest version answering
+    /// `meta-data/instance-id` with 200, else 2009-04-04. One attempt each.
+    pub(super) fn probe_version(&self) -> String {
+        for ver in EXTENDED_VERSIONS {
+            let url = format!("{}/{ver}/meta-data/instance-id", self.base);
+            match self.get_once(&url).map_err(|(e, _)| e) {
+                Ok(_) => {
+                    log::debug!("Found preferred metadata version {ver}");
+                    return ver.to_string();
+                }
+                Err(e) => log::debug!("url {url} raised exception {e}"),
+            }
+        }
+        MIN_VERSION.to_string()
+    }
+
+    pub(super) fn user_data(&self, url: &str) -> Vec<u8> {
+        match self.get(url, true) {
+            Ok(b) => b,
+            Err(e) if e.code() == Some(404) => Vec::new(),
+            Err(e) => {
+                log::warn!("Failed fetching userdata from url {url}: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Upstream `_get_instance_metadata`: materialise the tree at `url`.
+    pub(super) fn tree(&self, url: &str, what: &str) -> Result<Value, SourceError> {
+        self.materialize(url).map(Value::Object).map_err(|e| {
+            log::warn!("Failed fetching {what} from url {url}: {e}");
+            SourceError::Malformed {
+                what: format!("Ec2 metadata {what} at {url}"),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    pub(super) fn materialize(&self, url: &str) -> Result<Map<String, Value>, UrlError> {
+        let listing = self.get(url, false)?;
+        let (leaves, children) = parse_listing(&String::from_utf8_lossy(&listing));
+        let mut joined = Map::new();
+        for c in children {
+            let child_url = format!("{}/", combine_url(url, &c));
+            joined.insert(c, Value::Object(self.materialize(&child_url)?));
+        }
+        let mut values: Vec<(String, Value)> = Vec::new();
+        for chunk in leaves.chunks(PARALLEL) {
+            let fetched: Vec<Result<(String, Value), UrlError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(field, resource)| {
+                        let leaf_url = combine_url(url, resource);
+                        s.spawn(move || {
+                            self.get(&leaf_url, false)
+                                .map(|b| (field.clone(), decode_leaf(field, &b)))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(UrlError::Transport {
+                                url: url.to_string(),
+                                message: "metadata fetch thread failed".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            for r in fetched {
+                values.push(r?);
+            }
+        }
+        for (field, value) in values {
+            if joined.contains_key(&field) {
+                log::warn!("Duplicate key found in results from {url}");
+            } else {
+                joined.insert(field, value);
+            }
+        }
+        Ok(joined)
+    }
+}
+
+/// Upstream `MetadataMaterializer._parse`: `name/` is a directory, `name`
+/// a leaf, `N=name` a public key served at `N/openssh-key`;
+/// `security-credentials` is never fetched. Leaves keep first-seen order
+/// (a repeated name keeps its first position and last resource).
+pub(super) fn parse_listing(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut leaves: Vec<(String, String)> = Vec::new();
+    let mut children: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let field = line.trim();
+        let name = field.trim_end_matches('/');
+        if field.is_empty() || name.is_empty() || name == "security-credentials" {
+            continue;
+        }
+        if field.ends_with('/') {
+            if !children.iter().any(|c| c == name) {
+                children.push(name.to_string());
+            }
+            continue;
+        }
+        let (mut fname, mut resource) = (name.to_string(), name.to_string());
+        if let Some((ident, rest)) = field.split_once('=') {
+            if let Ok(n) = ident.trim().parse::<i64>() {
+                resource = format!("{n}/openssh-key");
+                fname = rest.to_string();
+            }
+        }
+        match leaves.iter_mut().find(|(f, _)| *f == fname) {
+            Some(slot) => slot.1 = resource,
+            None => leaves.push((fname, resource)),
+        }
+    }
+    (leaves, children)
+}
+
+/// Upstream `MetadataLeafDecoder`: `{…}` is JSON when it parses, text
+/// with newlines becomes a list of lines, anything else stays text.
+pub(super) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
+    if blob.is_empty() {
+        return json!("");
+    }
+    let text = String::from_utf8_lossy(blob);
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') && trimmed.ends_with('}') {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => return v,
+            Err(e) => log::warn!("Field {field} looked like a json object, but it was not: {e}"),
+        }
+    }
+    if text.contains('\n') {
+        return Value::Array(text.lines().map(|l| json!(l)).collect());
+    }
+    json!(text)
+}
+
+pub(super) fn combine_url(base: &str, add: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        add.trim_start_matches('/')
+    )
+}
+
+/// Upstream `util.maybe_b64decode` (`b64decode(data, validate=True)`).
+pub(super) fn maybe_b64decode(data: Vec<u8>) -> Vec<u8> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    let alphabet_ok = {
+        let body = data
+            .strip_suffix(b"==")
+            .or_else(|| data.strip_suffix(b"="))
+            .unwrap_or(&data);
+        body.iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+    };
+    if !alphabet_ok {
+        return data;
+    }
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    engine.decode(&data).unwrap_or(data)
+}

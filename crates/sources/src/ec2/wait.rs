@@ -1,0 +1,140 @@
+//! Waiting for the metadata service: upstream's `wait_for_url` and
+//! its IMDSv2 token rules.
+
+use super::*;
+
+pub(super) fn is_loopback_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let hostport = rest.split('/').next().unwrap_or_default();
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        hostport.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One attempt per call (retries are ours), bounded by `timeout`, no
+/// proxy: the metadata service is link-local.
+pub(super) fn attempt_policy(base: &UrlPolicy, timeout: Duration) -> UrlPolicy {
+    UrlPolicy {
+        timeout: Some(timeout),
+        connect_timeout: Some(timeout),
+        retries: 0,
+        sec_between: Duration::ZERO,
+        env_proxy: false,
+        ..base.clone()
+    }
+}
+
+/// What to do after a failed wait attempt (upstream's exception callbacks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Retry,
+    /// Retry after 1 s at once (HTTP 503).
+    RetrySoon,
+    Abort,
+}
+
+/// AWS token requests: 403 and other 4xx fail fast, 503 retries.
+pub(super) fn token_exception(e: &UrlError) -> Verdict {
+    match e.code() {
+        Some(403) => {
+            log::warn!(
+                "Ec2 IMDS endpoint returned a 403 error. HTTP endpoint is disabled. Aborting."
+            );
+            Verdict::Abort
+        }
+        Some(503) => Verdict::RetrySoon,
+        Some(c) if c >= 400 => {
+            log::warn!("Fatal error while requesting Ec2 IMDSv2 API tokens");
+            Verdict::Abort
+        }
+        _ => Verdict::Retry,
+    }
+}
+
+/// Upstream `wait_for_url` (serial form): try each URL in turn, sleep
+/// 1 s, 2 s after five rounds, … until `max_wait` has passed.
+pub(super) struct Waiter<'a> {
+    pub(super) base: &'a UrlPolicy,
+    pub(super) max_wait: Duration,
+    pub(super) timeout: Duration,
+    pub(super) requests: &'a AtomicUsize,
+}
+
+impl Waiter<'_> {
+    pub(super) fn wait(
+        &self,
+        urls: &[String],
+        method: &str,
+        headers: &[(&str, &str)],
+        on_error: impl Fn(&UrlError) -> Verdict,
+    ) -> Option<(usize, Vec<u8>)> {
+        let start = Instant::now();
+        let mut loop_n: u64 = 0;
+        loop {
+            let mut soon = false;
+            for (i, url) in urls.iter().enumerate() {
+                let left = self.max_wait.saturating_sub(start.elapsed());
+                if loop_n > 0 && left.is_zero() {
+                    return None;
+                }
+                let mut timeout = self.timeout;
+                if timeout.is_zero() || (loop_n > 0 && timeout > left) {
+                    timeout = left.max(Duration::from_secs(1));
+                }
+                let reader = UrlReader::new(attempt_policy(self.base, timeout));
+                self.requests.fetch_add(1, Ordering::SeqCst);
+                let result = if method == "PUT" {
+                    reader.put(url, headers, b"")
+                } else {
+                    reader.get(url, headers)
+                };
+                let err = match result {
+                    Ok(r) if !r.body.is_empty() => return Some((i, r.body)),
+                    Ok(r) => UrlError::Status {
+                        url: url.clone(),
+                        code: r.code,
+                        reason: format!("empty response [{}]", r.code),
+                    },
+                    Err(e) => e,
+                };
+                log::warn!(
+                    "Calling '{url}' failed [{}/{}s]: request error [{err}]",
+                    start.elapsed().as_secs(),
+                    self.max_wait.as_secs()
+                );
+                match on_error(&err) {
+                    Verdict::Abort => return None,
+                    Verdict::RetrySoon => soon = true,
+                    Verdict::Retry => {}
+                }
+            }
+            let sleep = if soon {
+                // Upstream retries a 503 without looking at the clock;
+                // we keep to max_wait.
+                let s = Duration::from_secs(1);
+                if start.elapsed() + s > self.max_wait {
+                    return None;
+                }
+                s
+            } else {
+                let s = Duration::from_secs(loop_n / 5 + 1);
+                if start.elapsed() + s > self.max_wait {
+                    return None;
+                }
+                log::debug!(
+                    "Please wait {} seconds while we wait to try again",
+                    s.as_secs()
+                );
+                s
+            };
+            std::thread::sleep(sleep);
+            loop_n += 1;
+        }
+    }
+}
