@@ -261,7 +261,7 @@ pub fn main_cloud_init() -> i32 {
             DevelCommand::HotplugHook(_) => not_yet("devel hotplug-hook"),
             DevelCommand::ImdsServe(a) => imds_serve(&a),
         },
-        Command::Schema(_) => not_yet("schema"),
+        Command::Schema(a) => schema(&a),
         Command::CollectLogs(_) => not_yet("collect-logs"),
         Command::Analyze(_) => not_yet("analyze"),
     }
@@ -344,6 +344,38 @@ fn net_convert(a: &crate::args::NetConvertArgs) -> i32 {
     }
     eprintln!("Wrote output format '{}' to '{dir}'\n", a.output_kind);
     0
+}
+
+/// `cloud-init schema -c FILE [-t TYPE] [--annotate]`.
+fn schema(a: &crate::args::SchemaArgs) -> i32 {
+    if a.system {
+        return not_yet("schema --system");
+    }
+    if a.instance_data.is_some() {
+        return not_yet("schema --instance-data (jinja user-data)");
+    }
+    let Some(file) = &a.config_file else {
+        eprintln!("Error: Expected one of --config-file or --system arguments");
+        return 1;
+    };
+    let schema_type = match a.schema_type.as_deref() {
+        None | Some("cloud-config") => ci_schema::SchemaType::CloudConfig,
+        Some("network-config") => ci_schema::SchemaType::NetworkConfig,
+        Some(other) => {
+            eprintln!(
+                "Error: invalid choice: '{other}' (choose from 'cloud-config', 'network-config')"
+            );
+            return 2;
+        }
+    };
+    let out = ci_schema::run_schema(&ci_schema::SchemaArgs {
+        config_file: file.display().to_string(),
+        schema_type,
+        annotate: a.annotate,
+    });
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    out.exit_code
 }
 
 /// `devel imds-serve` (ours): the metadata-service emulator, in the foreground.
