@@ -129,18 +129,19 @@ vm_wait_login() {
     done
 }
 
-# Clean poweroff through USER's sudo; the qemu process is killed (by PID) if that fails.
+# Clean poweroff through USER's sudo; the qemu process is killed (by PID) if that fails,
+# or at once without USER.
 vm_stop() {
     local user=${1:-}
     [ -n "$VM_PID" ] || return 0
     if [ -n "$user" ] && vm_alive; then
         VM_SSH_TIMEOUT=30 vm_ssh "$user" 'sudo -n systemctl poweroff' >/dev/null 2>&1 || true
+        local i
+        for i in $(seq 1 900); do
+            vm_alive || break
+            sleep 0.1
+        done
     fi
-    local i
-    for i in $(seq 1 900); do
-        vm_alive || break
-        sleep 0.1
-    done
     if vm_alive; then
         vm_log "qemu $VM_PID did not power off; killing it"
         kill "$VM_PID" 2>/dev/null || true
@@ -163,6 +164,7 @@ vm_ensure_host_tools() {
     command -v sfdisk >/dev/null || need+=(fdisk)
     command -v ssh >/dev/null || need+=(openssh-client)
     command -v python3 >/dev/null || need+=(python3)
+    command -v make >/dev/null || need+=(make)
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
     vm_log "installing ${need[*]}"

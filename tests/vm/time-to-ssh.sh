@@ -12,6 +12,7 @@
 #   -n ROUNDS  boots per variant (default 3)
 #   -d DEB     our package (default: the one target/debian holds, else the stand-in)
 #   -o OUTDIR  results (default $CIRS_VM_CACHE/bench/DATE); summary.md is the table
+# Several runs pool with: tests/vm/summarize.py OUTDIR...
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,7 +22,7 @@ while getopts "n:d:o:h" opt; do
         n) rounds=$OPTARG ;;
         d) deb=$OPTARG ;;
         o) out=$OPTARG ;;
-        *) sed -n '2,16p' "$0"; exit 2 ;;
+        *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || vm_die "run as root"
@@ -97,64 +98,5 @@ EOF
     done
 done
 
-python3 - "$out" <<'EOF' | tee "$out/summary.md"
-import csv, os, re, statistics, sys
-out = sys.argv[1]
-rows = list(csv.DictReader(open(os.path.join(out, "results.tsv")), delimiter="\t"))
-names = {"agent": "(a) cloud-init-rs", "upstream": "(b) cloud-init 25.1.4 (Debian)",
-         "baseline": "(c) no agent, key baked in"}
-def med(v, col):
-    xs = [float(r[col]) for r in rows if r["variant"] == v and r[col] not in ("-", "")]
-    return (statistics.median(xs), len(xs), min(xs), max(xs)) if xs else None
-base = {c: med("baseline", c) for c in ("t_banner_s", "t_login_s")}
-print("| variant | boots | banner median (min-max) s | login median (min-max) s | ratio banner / (c) | ratio login / (c) |")
-print("|---|---|---|---|---|---|")
-for v in ("agent", "upstream", "baseline"):
-    cells = []
-    for c in ("t_banner_s", "t_login_s"):
-        m = med(v, c)
-        cells.append("%.2f (%.2f-%.2f)" % (m[0], m[2], m[3]) if m else "-")
-    ratios = []
-    for c in ("t_banner_s", "t_login_s"):
-        m, b = med(v, c), base[c]
-        ratios.append("%.2f" % (m[0] / b[0]) if m and b else "-")
-    n = med(v, "t_login_s")
-    print("| %s | %s | %s | %s | %s | %s |" % (names[v], n[1] if n else 0, *cells, *ratios))
-
-# systemd-analyze blame: median per unit over the rounds.
-unit_re = re.compile(r"^\s*((?:[\d.]+(?:min|ms|s|us|µs)\s*)+)\s+(\S+)$")
-def secs(s):
-    t = 0.0
-    for val, u in re.findall(r"([\d.]+)(min|ms|us|µs|s)", s):
-        t += float(val) * {"min": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[u]
-    return t
-blame = {}
-for d in sorted(os.listdir(out)):
-    p = os.path.join(out, d, "analyze.txt")
-    if not os.path.isfile(p):
-        continue
-    v = d.rsplit("-", 1)[0]
-    txt = open(p).read()
-    part = txt.split("== blame\n", 1)[-1].split("\n== ", 1)[0]
-    for line in part.splitlines():
-        m = unit_re.match(line)
-        if m:
-            blame.setdefault(v, {}).setdefault(m.group(2), []).append(secs(m.group(1)))
-units = ["cloud-init-local.service", "cloud-init-network.service", "cloud-init.service",
-         "cloud-config.service", "cloud-final.service", "ssh.service", "sshd-keygen.service",
-         "systemd-networkd-wait-online.service", "systemd-networkd.service",
-         "systemd-udev-settle.service"]
-print()
-print("`systemd-analyze blame`, median seconds per unit (- = unit not run):")
-print()
-print("| unit | (a) cloud-init-rs | (b) cloud-init 25.1.4 | (c) no agent |")
-print("|---|---|---|---|")
-for u in units:
-    cells = []
-    for v in ("agent", "upstream", "baseline"):
-        xs = blame.get(v, {}).get(u)
-        cells.append("%.3f" % statistics.median(xs) if xs else "-")
-    if any(c != "-" for c in cells):
-        print("| %s | %s |" % (u, " | ".join(cells)))
-EOF
+python3 "$VM_HERE/summarize.py" "$out" | tee "$out/summary.md"
 echo "results in $out"
