@@ -103,8 +103,9 @@ for d in $depends; do
     if [ "$d" = libc6 ] && [ -n "$glibc" ]; then d="libc6 (>= $glibc)"; fi
     dep_list="${dep_list:+$dep_list, }$d"
 done
-# useradd/usermod/chpasswd come from passwd; mount for seed disks.
-dep_list="$dep_list, passwd, mount"
+# useradd/usermod/chpasswd come from passwd; mount for seed disks; locales for
+# the locale module (locale-gen, update-locale), as Debian's cloud-init depends on it.
+dep_list="$dep_list, passwd, mount, locales"
 
 mkdir -p "$pkg/DEBIAN"
 inst 0755 "$dist/debian/postinst" DEBIAN/postinst
