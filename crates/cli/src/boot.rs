@@ -3,7 +3,7 @@
 //! /var/lib/cloud and /run/cloud-init carries values between the cuts.
 
 use crate::consume;
-use ci_config::load::{load_config, LoadOptions, SystemPaths};
+use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
 use ci_host::Host;
 use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
@@ -42,16 +42,6 @@ impl Boot {
         load_config(&self.host, &opts).0
     }
 
-    fn paths(cfg: &Value) -> Paths {
-        let sp = SystemPaths::from_config(cfg);
-        Paths {
-            cloud_dir: PathBuf::from(sp.cloud_dir),
-            run_dir: PathBuf::from(sp.run_dir),
-            templates_dir: PathBuf::from(sp.templates_dir),
-            instance_id: None,
-        }
-    }
-
     fn source_options(&self) -> SourceOptions {
         SourceOptions::default()
     }
@@ -66,7 +56,7 @@ impl Boot {
         body: impl FnOnce(&mut Vec<String>) -> Option<String>,
     ) -> i32 {
         let cfg = self.system_config();
-        let paths = Self::paths(&cfg);
+        let paths = crate::paths_of(&cfg);
         let uptime = self.host.uptime();
         clog::start_capture();
         clog::log_banner(
@@ -136,7 +126,7 @@ impl Boot {
 
     fn init_body(&self, local: bool, event: &str, errors: &mut Vec<String>) -> Option<String> {
         let cfg = self.system_config();
-        let paths = Self::paths(&cfg);
+        let paths = crate::paths_of(&cfg);
         if let Err(e) = instance::ensure_initial_dirs(&self.host, &paths) {
             log::warn!("Failed to create state directories: {e}");
         }
@@ -377,7 +367,7 @@ impl Boot {
         let desc = format!("running modules for {mode}");
         self.staged(stage, banner, event, &desc, |errors| {
             let sys = self.system_config();
-            let base_paths = Self::paths(&sys);
+            let base_paths = crate::paths_of(&sys);
             let Some(ds) = self.cached_datasource(&base_paths) else {
                 let msg = format!(
                     "Can not apply stage {mode}, no datasource found! Likely bad things to come!"
@@ -407,7 +397,7 @@ impl Boot {
             &clog::uptime_text(&self.host),
             ci_state::timefmt::now_epoch(),
         );
-        let base_paths = Self::paths(&sys);
+        let base_paths = crate::paths_of(&sys);
         let Some(ds) = self.cached_datasource(&base_paths) else {
             if !self.force {
                 eprintln!(

@@ -3,7 +3,8 @@
 use crate::args::{CleanConfig, Cli, Command, DevelCommand, Format, Freq, Mode};
 use crate::boot::Boot;
 use crate::output;
-use ci_config::load::{load_config, LoadOptions, SystemPaths};
+use crate::paths_of;
+use ci_config::load::{load_config, LoadOptions};
 use ci_host::Host;
 use ci_modules::Frequency;
 use ci_state::status::{self, StatusArgs, StatusEnv, Systemctl};
@@ -17,16 +18,6 @@ fn argv0() -> String {
     std::env::args()
         .next()
         .unwrap_or_else(|| "cloud-init".into())
-}
-
-fn paths_of(cfg: &Value) -> Paths {
-    let sp = SystemPaths::from_config(cfg);
-    Paths {
-        cloud_dir: PathBuf::from(sp.cloud_dir),
-        run_dir: PathBuf::from(sp.run_dir),
-        templates_dir: PathBuf::from(sp.templates_dir),
-        instance_id: None,
-    }
 }
 
 fn emit(out: &CmdOutput) -> i32 {

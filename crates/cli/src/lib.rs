@@ -12,6 +12,17 @@ mod per;
 pub use cmds::{main_cloud_id, main_cloud_init};
 pub use per::main_cloud_init_per;
 
+/// The state layout named by `system_info.paths` in the configuration.
+pub(crate) fn paths_of(cfg: &serde_json::Value) -> ci_state::Paths {
+    let sp = ci_config::load::SystemPaths::from_config(cfg);
+    ci_state::Paths {
+        cloud_dir: sp.cloud_dir.into(),
+        run_dir: sp.run_dir.into(),
+        templates_dir: sp.templates_dir.into(),
+        instance_id: None,
+    }
+}
+
 /// Our version as reported by `--version`, the log banner and files that
 /// carry upstream's version: the upstream release whose behaviour we follow,
 /// then ours.

@@ -1,9 +1,9 @@
 //! `cloud-init-per {once,always,instance} NAME CMD...`: run CMD at most once
 //! per frequency, remembered by a `bootper.<name>.<freq>` semaphore.
 
-use ci_config::load::{load_config, LoadOptions, SystemPaths};
+use ci_config::load::{load_config, LoadOptions};
 use ci_host::{Cmd, Host, WriteOpts};
-use ci_state::{sem, Paths};
+use ci_state::sem;
 use std::path::PathBuf;
 
 const USAGE: &str = "Usage: cloud-init-per [--root DIR] frequency name cmd [ arg1 [ arg2 [ ... ] ]\n   run cmd with arguments provided.\n\n   This utility can make it easier to use boothooks or bootcmd\n   on a per \"once\" or \"always\" basis.\n\n   If frequency is:\n      * once: run only once (do not re-run for new instance-id)\n      * instance: run only the first boot for a given instance-id\n      * always: run every boot\n";
@@ -30,13 +30,7 @@ pub fn main_cloud_init_per() -> i32 {
     }
     let host = Host::new(&root);
     let cfg = load_config(&host, &LoadOptions::default()).0;
-    let sp = SystemPaths::from_config(&cfg);
-    let paths = Paths {
-        cloud_dir: PathBuf::from(sp.cloud_dir),
-        run_dir: PathBuf::from(sp.run_dir),
-        templates_dir: PathBuf::from(sp.templates_dir),
-        instance_id: None,
-    };
+    let paths = crate::paths_of(&cfg);
     let semf = match sem::bootper_path(&paths, &freq, &name) {
         Ok(p) => p,
         Err(e) => {
