@@ -6,8 +6,10 @@ pub mod args;
 mod boot;
 mod cmds;
 mod consume;
+mod net_convert;
 mod output;
 mod per;
+mod schema_cmd;
 
 pub use cmds::{main_cloud_id, main_cloud_init};
 pub use per::main_cloud_init_per;
