@@ -11,13 +11,51 @@ const MAX_BODY: usize = 64 * 1024;
 /// An idle keep-alive connection is dropped after this long.
 const IDLE: Duration = Duration::from_secs(30);
 
+/// One request as read off the wire.
 #[derive(Debug, Clone)]
-pub(crate) struct Request {
+pub struct Request {
     pub method: String,
+    /// The path without the query string.
     pub path: String,
+    /// The query string after `?`, empty when there is none.
+    pub query: String,
     /// Lowercased names.
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
     pub close: bool,
+}
+
+/// What a cloud's API answers to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Extra headers (for example GCE's `Metadata-Flavor: Google`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn ok(body: impl Into<Vec<u8>>) -> Response {
+        Response::new(200, body)
+    }
+
+    /// A status with an empty body (the server fills in the reason phrase).
+    pub fn status(status: u16) -> Response {
+        Response::new(status, Vec::new())
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
 }
 
 impl Request {
@@ -68,10 +106,13 @@ pub(crate) fn read_request(
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let mut req = Request {
         method: method.to_string(),
-        path: path.split('?').next().unwrap_or_default().to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
         headers,
+        body: Vec::new(),
         close: version == "HTTP/1.0",
     };
     if let Some(c) = req.header("connection") {
@@ -89,6 +130,7 @@ pub(crate) fn read_request(
             _ => return ReadOutcome::Closed,
         }
     }
+    req.body = buf.get(head_end + 4..total).unwrap_or_default().to_vec();
     buf.drain(..total);
     ReadOutcome::Request(req)
 }
@@ -145,15 +187,29 @@ pub(crate) fn write_response(
     stream: &mut TcpStream,
     code: u16,
     body: &[u8],
+    extra: &[(String, String)],
     close: bool,
     truncate: bool,
 ) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: EC2ws\r\nConnection: {}\r\n\r\n",
-        reason(code),
+    let mut head = format!("HTTP/1.1 {code} {}\r\n", reason(code));
+    if !extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: text/plain\r\n");
+    }
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: {}\r\n\r\n",
         body.len(),
-        if close || truncate { "close" } else { "keep-alive" }
-    );
+        if close || truncate {
+            "close"
+        } else {
+            "keep-alive"
+        }
+    ));
     let sent = if truncate {
         body.get(..body.len() / 2).unwrap_or_default()
     } else {

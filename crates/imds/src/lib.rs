@@ -7,14 +7,19 @@
 //! injectable faults. It exists so the Ec2 datasource can be exercised on
 //! 127.0.0.1 without a cloud.
 
+mod clouds;
 mod faults;
 mod http;
 mod seed;
+mod seedfiles;
 mod server;
 mod tree;
 
+pub use clouds::{api_for, supported, CloudApi, Ec2Api};
 pub use faults::Faults;
+pub use http::{Request, Response};
 pub use seed::{load_seed, Seed, TokenMode};
+pub use seedfiles::SeedFiles;
 pub use server::{serve, RequestRecord, Server};
 pub use tree::Node;
 
@@ -23,7 +28,7 @@ pub use tree::Node;
 pub enum ImdsError {
     #[error("{path}: {message}")]
     Seed { path: String, message: String },
-    #[error("unsupported cloud '{0}' (supported: ec2)")]
+    #[error("unsupported cloud '{0}' (supported: {list})", list = clouds::supported().join(", "))]
     Cloud(String),
     #[error("bad fault spec '{spec}': {message}")]
     Faults { spec: String, message: String },

@@ -1,9 +1,10 @@
 //! The listener: one small thread per connection, all of them stopped and
 //! joined by [`Server::shutdown`] (or drop).
 
+use crate::clouds::{api_for, CloudApi, Ec2Api};
 use crate::faults::Faults;
-use crate::http::{read_request, write_response, ReadOutcome, Request};
-use crate::seed::{load_seed, Seed, TokenMode};
+use crate::http::{read_request, write_response, ReadOutcome, Request, Response};
+use crate::seed::Seed;
 use crate::ImdsError;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -12,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const TOKEN_ROUTE: &str = "/latest/api/token";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
-const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 /// Connections served at once; more are closed on accept.
 const MAX_CONNS: usize = 64;
 /// Requests remembered for [`Server::requests`].
@@ -32,13 +31,11 @@ pub struct RequestRecord {
 }
 
 struct Shared {
-    seed: Seed,
+    api: Box<dyn CloudApi>,
     faults: Faults,
     shutdown: AtomicBool,
     failed: AtomicU32,
     served: AtomicU64,
-    issued: AtomicU64,
-    tokens: Mutex<Vec<String>>,
     log: Mutex<Vec<RequestRecord>>,
     active: AtomicUsize,
     conns: Mutex<Vec<JoinHandle<()>>>,
@@ -52,8 +49,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listen on `addr` (tests: `127.0.0.1:0`) and serve `seed`.
+    /// Listen on `addr` (tests: `127.0.0.1:0`) and serve `seed` as EC2.
     pub fn start(seed: Seed, faults: Faults, addr: &str) -> Result<Server, ImdsError> {
+        Server::start_api(Box::new(Ec2Api::new(seed)), faults, addr)
+    }
+
+    /// Listen on `addr` and answer requests with `api`.
+    pub fn start_api(
+        api: Box<dyn CloudApi>,
+        faults: Faults,
+        addr: &str,
+    ) -> Result<Server, ImdsError> {
         let bind = |source| ImdsError::Bind {
             addr: addr.to_string(),
             source,
@@ -61,21 +67,20 @@ impl Server {
         let listener = TcpListener::bind(addr).map_err(bind)?;
         listener.set_nonblocking(true).map_err(bind)?;
         let local = listener.local_addr().map_err(bind)?;
+        let cloud = api.name();
         let shared = Arc::new(Shared {
-            seed,
+            api,
             faults,
             shutdown: AtomicBool::new(false),
             failed: AtomicU32::new(0),
             served: AtomicU64::new(0),
-            issued: AtomicU64::new(0),
-            tokens: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
             conns: Mutex::new(Vec::new()),
         });
         let s = Arc::clone(&shared);
         let accept = std::thread::spawn(move || accept_loop(&listener, &s));
-        log::info!("EC2 metadata emulator listening on http://{local}");
+        log::info!("{cloud} metadata emulator listening on http://{local}");
         Ok(Server {
             addr: local,
             shared,
@@ -145,11 +150,8 @@ pub fn serve(
     listen_addr: &str,
     faults: Faults,
 ) -> Result<(), ImdsError> {
-    if !matches!(cloud.to_ascii_lowercase().as_str(), "ec2" | "aws") {
-        return Err(ImdsError::Cloud(cloud.to_string()));
-    }
-    let seed = load_seed(seed_dir)?;
-    let mut server = Server::start(seed, faults, listen_addr)?;
+    let api = api_for(cloud, seed_dir)?;
+    let mut server = Server::start_api(api, faults, listen_addr)?;
     if let Some(h) = server.accept.take() {
         let _ = h.join();
     }
@@ -195,7 +197,7 @@ fn connection(mut stream: TcpStream, shared: &Shared) {
             ReadOutcome::Request(r) => r,
             ReadOutcome::Closed => return,
             ReadOutcome::Bad(why) => {
-                let _ = write_response(&mut stream, 400, why.as_bytes(), true, false);
+                let _ = write_response(&mut stream, 400, why.as_bytes(), &[], true, false);
                 return;
             }
         };
@@ -204,9 +206,7 @@ fn connection(mut stream: TcpStream, shared: &Shared) {
         if f.revoke_tokens_after
             .is_some_and(|n| u64::from(n) == served)
         {
-            if let Ok(mut t) = shared.tokens.lock() {
-                t.clear();
-            }
+            shared.api.revoke_tokens();
         }
         if Faults::matches(&f.hang, &req.path) {
             record(shared, &req, 0);
@@ -218,14 +218,17 @@ fn connection(mut stream: TcpStream, shared: &Shared) {
         if !f.delay.is_zero() {
             std::thread::sleep(f.delay);
         }
-        let (code, body) =
-            if f.fail_first > 0 && shared.failed.fetch_add(1, Ordering::SeqCst) < f.fail_first {
-                (f.fail_status, Vec::new())
-            } else if Faults::matches(&f.not_found, &req.path) {
-                (404, Vec::new())
-            } else {
-                route(shared, &req)
-            };
+        let Response {
+            status: code,
+            body,
+            headers,
+        } = if f.fail_first > 0 && shared.failed.fetch_add(1, Ordering::SeqCst) < f.fail_first {
+            Response::status(f.fail_status)
+        } else if Faults::matches(&f.not_found, &req.path) {
+            Response::status(404)
+        } else {
+            shared.api.answer(&req)
+        };
         record(shared, &req, code);
         let truncate = code == 200 && Faults::matches(&f.truncate, &req.path);
         let body = if body.is_empty() && code != 200 {
@@ -233,7 +236,7 @@ fn connection(mut stream: TcpStream, shared: &Shared) {
         } else {
             body
         };
-        if write_response(&mut stream, code, &body, req.close, truncate).is_err()
+        if write_response(&mut stream, code, &body, &headers, req.close, truncate).is_err()
             || req.close
             || truncate
         {
@@ -255,79 +258,6 @@ fn record(shared: &Shared, req: &Request, status: u16) {
     }
 }
 
-fn route(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
-    let seed = &shared.seed;
-    if req.path == TOKEN_ROUTE {
-        return issue_token(shared, req);
-    }
-    if req.method != "GET" {
-        return (405, Vec::new());
-    }
-    let tokens = shared.tokens.lock().map(|t| t.clone()).unwrap_or_default();
-    match (req.header(TOKEN_HEADER), seed.token) {
-        (Some(t), _) if !tokens.iter().any(|k| k == t) => return (401, Vec::new()),
-        (None, TokenMode::Required) => return (401, Vec::new()),
-        _ => {}
-    }
-    let path = req.path.trim_start_matches('/');
-    if path.is_empty() {
-        let mut v = seed.versions.clone();
-        v.push("latest".into());
-        return (200, v.join("\n").into_bytes());
-    }
-    let (version, rest) = path.split_once('/').unwrap_or((path, ""));
-    if version != "latest" && !seed.versions.iter().any(|v| v == version) {
-        return (404, Vec::new());
-    }
-    let (top, sub) = rest.split_once('/').unwrap_or((rest, ""));
-    let node = match top {
-        "" => {
-            let mut l = vec!["dynamic", "meta-data"];
-            if seed.user_data.is_some() {
-                l.push("user-data");
-            }
-            return (200, l.join("\n").into_bytes());
-        }
-        "user-data" if sub.is_empty() => {
-            return match &seed.user_data {
-                Some(u) => (200, u.clone()),
-                None => (404, Vec::new()),
-            }
-        }
-        "meta-data" => seed.meta_data.lookup(sub),
-        "dynamic" => seed.dynamic.lookup(sub),
-        _ => None,
-    };
-    match node {
-        Some(n) => (200, n.body()),
-        None => (404, Vec::new()),
-    }
-}
-
-fn issue_token(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
-    if let TokenMode::Unsupported(code) = shared.seed.token {
-        return (code, Vec::new());
-    }
-    if req.method != "PUT" {
-        return (405, Vec::new());
-    }
-    let ttl_ok = req
-        .header(TTL_HEADER)
-        .and_then(|t| t.parse::<u32>().ok())
-        .is_some_and(|t| (1..=21600).contains(&t));
-    if !ttl_ok {
-        return (400, Vec::new());
-    }
-    let n = shared.issued.fetch_add(1, Ordering::SeqCst);
-    let token = format!("AQAEAEmulatedToken{n:08}==");
-    if let Ok(mut t) = shared.tokens.lock() {
-        if t.len() < MAX_LOG {
-            t.push(token.clone());
-        }
-    }
-    (200, token.into_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,8 +265,11 @@ mod tests {
     #[test]
     fn serve_rejects_bad_input() {
         let d = std::env::temp_dir().join(format!("ci-imds-none-{}", std::process::id()));
-        let e = serve("gce", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
-        assert_eq!(e.to_string(), "unsupported cloud 'gce' (supported: ec2)");
+        let e = serve("nosuchcloud", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported cloud 'nosuchcloud' (supported: ec2)"
+        );
         let e = serve("ec2", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
         assert!(
             e.to_string()
@@ -353,7 +286,7 @@ mod tests {
             panic!()
         };
         let mut seed = Seed::from_meta_data(&md, None);
-        seed.token = TokenMode::Required;
+        seed.token = crate::seed::TokenMode::Required;
         let srv = Server::start(seed, Faults::default(), "127.0.0.1:0").unwrap();
         let ask = |req: &str| {
             let mut s = TcpStream::connect(srv.addr()).unwrap();
