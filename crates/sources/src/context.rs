@@ -1,6 +1,7 @@
 //! What a datasource is given to work with.
 
 use crate::devices::DeviceScan;
+use crate::ephemeral::{EphemeralNet, NoNet};
 use crate::url::UrlPolicy;
 use ci_host::Host;
 use serde_json::Value;
@@ -50,12 +51,24 @@ impl Stage {
 /// The inputs of one search: the target machine, the merged system config
 /// (`/etc/cloud/cloud.cfg` + `cloud.cfg.d` + runtime config), the kernel
 /// command line and the stage.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SourceContext<'a> {
     pub host: &'a Host,
     pub config: &'a Value,
     pub cmdline: String,
     pub stage: Stage,
+    /// How local-stage datasources bring up temporary networking.
+    pub net: &'a dyn EphemeralNet,
+}
+
+impl std::fmt::Debug for SourceContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceContext")
+            .field("host", &self.host)
+            .field("cmdline", &self.cmdline)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> SourceContext<'a> {
@@ -66,7 +79,14 @@ impl<'a> SourceContext<'a> {
             config,
             cmdline: host.kernel_cmdline(),
             stage,
+            net: &NoNet,
         }
+    }
+
+    /// Use `net` for temporary networking in the local stage.
+    pub fn with_net(mut self, net: &'a dyn EphemeralNet) -> Self {
+        self.net = net;
+        self
     }
 
     pub fn with_cmdline(mut self, cmdline: impl Into<String>) -> Self {

@@ -15,6 +15,7 @@ mod deprecate;
 mod devices;
 pub mod dmi;
 pub mod ec2;
+pub mod ephemeral;
 mod error;
 mod merge;
 mod nocloud;
