@@ -30,20 +30,80 @@ impl DeviceScan {
     }
 }
 
-/// Upstream's `find_devs_with(criteria)`: `blkid -t<criteria> -odevice`,
-/// exit 0 or 2 (nothing found) accepted; no blkid means no devices.
-pub(crate) fn find_devs_with(host: &Host, criteria: &str) -> Result<Vec<String>, SourceError> {
-    let cmd = Cmd::new([
-        "blkid".to_string(),
-        format!("-t{criteria}"),
-        "-odevice".to_string(),
-    ]);
-    let out = match host.runner().execute(host, &cmd) {
+/// Every block device `blkid` knows, with its tags (`DEVNAME`, `TYPE`,
+/// `LABEL`, `LABEL_FATBOOT`, ...), from one `blkid -o export` run.
+///
+/// Upstream runs `blkid -t<criteria>` once per criteria; each run probes
+/// every device again, which costs a noticeable part of the local stage on
+/// slow (emulated) machines. One probe answers all the criteria of a search.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BlockDevices {
+    devices: Vec<HashMap<String, String>>,
+}
+
+impl BlockDevices {
+    /// Probe once; exit status 2 (nothing found) and a missing blkid mean no
+    /// devices.
+    pub(crate) fn probe(host: &Host) -> Result<BlockDevices, SourceError> {
+        let cmd = Cmd::new(["blkid", "-o", "export"]);
+        let Some(text) = run_blkid(host, &cmd)? else {
+            return Ok(BlockDevices::default());
+        };
+        let mut devices = Vec::new();
+        let mut current: HashMap<String, String> = HashMap::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() {
+                if !current.is_empty() {
+                    devices.push(std::mem::take(&mut current));
+                }
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                current.insert(k.to_string(), unescape_export(v));
+            }
+        }
+        if !current.is_empty() {
+            devices.push(current);
+        }
+        devices.retain(|d| d.contains_key("DEVNAME"));
+        Ok(BlockDevices { devices })
+    }
+
+    /// Devices whose tag equals the value in `criteria` (`TAG=value`, as
+    /// `blkid -t` takes it), in blkid's order.
+    pub(crate) fn with(&self, criteria: &str) -> Vec<String> {
+        let Some((tag, want)) = criteria.split_once('=') else {
+            return Vec::new();
+        };
+        self.devices
+            .iter()
+            .filter(|d| d.get(tag).is_some_and(|v| v == want))
+            .filter_map(|d| d.get("DEVNAME").cloned())
+            .collect()
+    }
+}
+
+/// `blkid -o export` escapes spaces and specials with a backslash.
+fn unescape_export(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Run a blkid command: `None` when blkid is missing, stdout on exit 0 or 2.
+fn run_blkid(host: &Host, cmd: &Cmd) -> Result<Option<String>, SourceError> {
+    let out = match host.runner().execute(host, cmd) {
         Ok(out) => out,
         Err(ci_host::CmdError::Spawn { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
-            return Ok(Vec::new())
+            return Ok(None)
         }
         Err(e) => return Err(e.into()),
     };
@@ -55,13 +115,7 @@ pub(crate) fn find_devs_with(host: &Host, criteria: &str) -> Result<Vec<String>,
         }
         .into());
     }
-    Ok(out
-        .stdout_str()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
+    Ok(Some(out.stdout_str()))
 }
 
 /// Device → mount point (target paths) from `<root>/proc/mounts`.
@@ -163,4 +217,49 @@ fn make_mount_dir(host: &Host) -> Result<PathBuf, MountError> {
     std::fs::create_dir_all(&parent).map_err(err)?;
     std::fs::create_dir(&dir).map_err(err)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ci_host::RecordingRunner;
+    use std::sync::Arc;
+
+    #[test]
+    fn one_probe_answers_every_criteria() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = Arc::new(RecordingRunner::new());
+        rec.answer(
+            "blkid",
+            0,
+            b"DEVNAME=/dev/vda1\nLABEL=rootfs\nTYPE=ext4\n\n\
+              DEVNAME=/dev/vdb\nLABEL_FATBOOT=cidata\nLABEL=CIDATA\nTYPE=vfat\n\n\
+              DEVNAME=/dev/sr0\nLABEL=my\\ seed\nTYPE=iso9660\n",
+        );
+        let host = Host::with_runner(d.path(), rec.clone());
+        let probe = BlockDevices::probe(&host).unwrap();
+        assert_eq!(probe.with("TYPE=vfat"), ["/dev/vdb"]);
+        assert_eq!(probe.with("LABEL=CIDATA"), ["/dev/vdb"]);
+        assert!(probe.with("LABEL=cidata").is_empty());
+        assert_eq!(probe.with("LABEL_FATBOOT=cidata"), ["/dev/vdb"]);
+        assert_eq!(probe.with("LABEL=my seed"), ["/dev/sr0"]);
+        assert!(probe.with("garbage").is_empty());
+        assert_eq!(rec.lines(), ["blkid -o export"]);
+    }
+
+    #[test]
+    fn nothing_found_is_empty_and_failure_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = Arc::new(RecordingRunner::new());
+        rec.answer("blkid", 2, b"");
+        let host = Host::with_runner(d.path(), rec);
+        assert!(BlockDevices::probe(&host)
+            .unwrap()
+            .with("TYPE=vfat")
+            .is_empty());
+        let rec = Arc::new(RecordingRunner::new());
+        rec.answer("blkid", 4, b"");
+        let host = Host::with_runner(d.path(), rec);
+        assert!(BlockDevices::probe(&host).is_err());
+    }
 }

@@ -11,7 +11,7 @@ use crate::cmdline::nocloud_cmdline_data;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, Dsmode, METADATA_UNKNOWN};
 use crate::deprecate::deprecate;
-use crate::devices::{find_devs_with, with_mounted};
+use crate::devices::{with_mounted, BlockDevices};
 use crate::error::SourceError;
 use crate::merge::merge_into;
 use crate::seed::{read_seed_dir, read_seeded};
@@ -166,15 +166,12 @@ impl NoCloud {
 
     /// The `cidata` disk: vfat/iso9660 devices carrying the label, highest name first.
     fn label_devices(ctx: &SourceContext, label: &str) -> Result<Vec<String>, SourceError> {
-        let host = ctx.host;
-        let mut fs = find_devs_with(host, "TYPE=vfat")?;
-        fs.extend(find_devs_with(host, "TYPE=iso9660")?);
-        let mut labelled = find_devs_with(host, &format!("LABEL={}", label.to_uppercase()))?;
-        labelled.extend(find_devs_with(
-            host,
-            &format!("LABEL={}", label.to_lowercase()),
-        )?);
-        labelled.extend(find_devs_with(host, &format!("LABEL_FATBOOT={label}"))?);
+        let probe = BlockDevices::probe(ctx.host)?;
+        let mut fs = probe.with("TYPE=vfat");
+        fs.extend(probe.with("TYPE=iso9660"));
+        let mut labelled = probe.with(&format!("LABEL={}", label.to_uppercase()));
+        labelled.extend(probe.with(&format!("LABEL={}", label.to_lowercase())));
+        labelled.extend(probe.with(&format!("LABEL_FATBOOT={label}")));
         let mut devs: Vec<String> = fs.into_iter().filter(|d| labelled.contains(d)).collect();
         devs.sort();
         devs.dedup();
