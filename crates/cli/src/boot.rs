@@ -3,6 +3,7 @@
 //! /var/lib/cloud and /run/cloud-init carries values between the cuts.
 
 use crate::consume;
+use crate::net_wait::{NetWait, NETWORK_MODULES};
 use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
 use ci_host::Host;
@@ -146,9 +147,15 @@ impl Boot {
             DsStage::Network
         };
         let ctx = SourceContext::new(&self.host, &cfg, ds_stage);
+        let wait = NetWait::new(&self.host);
         let found = match self.restore(&ctx, &paths, existing, event) {
             Some(f) => Some(f),
-            None => self.search(&ctx, &cfg, event),
+            None => {
+                if !local {
+                    wait.ensure("searching for network datasources");
+                }
+                self.search(&ctx, &cfg, event)
+            }
         };
         let Some(found) = found else {
             if local {
@@ -193,7 +200,7 @@ impl Boot {
             return Some(display);
         }
         // Network stage (or a local-mode datasource): user-data and init modules.
-        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
+        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, &wait, errors);
         let full = self.full_config();
         consume::combined_config(&self.host, &paths, &full);
         if errors.is_empty() {
@@ -202,8 +209,11 @@ impl Boot {
                 &paths,
                 ds.as_ref(),
                 "cloud_init_modules",
-                "init-network",
-                None,
+                RunHow {
+                    prefix: "init-network",
+                    forced: None,
+                    wait: Some(&wait),
+                },
             );
             errors.extend(report);
         }
@@ -300,12 +310,10 @@ impl Boot {
         paths: &Paths,
         ds: &dyn Datasource,
         section: &str,
-        prefix: &str,
-        forced: Option<Frequency>,
+        how: RunHow,
     ) -> Vec<String> {
         let entries = runner::parse_module_list(cfg.get(section), section);
-        self.run_entries(cfg, paths, ds, &entries, prefix, forced)
-            .errors()
+        self.run_entries(cfg, paths, ds, &entries, how).errors()
     }
 
     fn run_entries(
@@ -314,9 +322,13 @@ impl Boot {
         paths: &Paths,
         ds: &dyn Datasource,
         entries: &[ModuleEntry],
-        prefix: &str,
-        forced: Option<Frequency>,
+        how: RunHow,
     ) -> runner::StageReport {
+        let RunHow {
+            prefix,
+            forced,
+            wait,
+        } = how;
         let distro = Distro::from_config(cfg);
         let info = instance_info(&self.host, ds, cfg);
         let module_cfg = strip_system_info(cfg);
@@ -334,7 +346,7 @@ impl Boot {
             host: &self.host,
             paths,
         };
-        runner::run_modules(&env, entries, &sems, &LogEvents, forced)
+        runner::run_modules(&env, entries, &sems, &LogEvents { wait }, forced)
     }
 
     /// The datasource stored by an earlier stage of this boot.
@@ -383,7 +395,13 @@ impl Boot {
             if !self.host.exists(paths.run_file("instance-data.json")) {
                 self.persist_instance_data(ds.as_ref(), &sys, &paths);
             }
-            errors.extend(self.run_section(&cfg, &paths, ds.as_ref(), section, event, None));
+            errors.extend(self.run_section(
+                &cfg,
+                &paths,
+                ds.as_ref(),
+                section,
+                RunHow::plain(event),
+            ));
             Some(ds.display())
         })
     }
@@ -437,7 +455,16 @@ impl Boot {
             frequency: None,
             args,
         };
-        let report = self.run_entries(cfg, paths, ds, &[entry], "single", freq);
+        let report = self.run_entries(
+            cfg,
+            paths,
+            ds,
+            &[entry],
+            RunHow {
+                forced: freq,
+                ..RunHow::plain("single")
+            },
+        );
         match report.outcomes.first() {
             Some((_, runner::Outcome::Failed(_))) | Some((_, runner::Outcome::Unknown)) => 1,
             _ => 0,
@@ -507,11 +534,38 @@ impl Semaphores for StateSems<'_> {
     }
 }
 
-/// Module events go to the log as upstream's reporting events.
-struct LogEvents;
+/// How a module list runs: its event prefix, a frequency forced by
+/// `single --frequency`, and the network wait of the network stage.
+struct RunHow<'a> {
+    prefix: &'a str,
+    forced: Option<Frequency>,
+    wait: Option<&'a NetWait<'a>>,
+}
 
-impl Events for LogEvents {
+impl<'a> RunHow<'a> {
+    fn plain(prefix: &'a str) -> Self {
+        RunHow {
+            prefix,
+            forced: None,
+            wait: None,
+        }
+    }
+}
+
+/// Module events go to the log as upstream's reporting events. In the
+/// network stage, a module that may use the network waits for it first.
+struct LogEvents<'a> {
+    wait: Option<&'a NetWait<'a>>,
+}
+
+impl Events for LogEvents<'_> {
     fn start(&self, name: &str, description: &str) {
+        if let Some(wait) = self.wait {
+            let module = name.rsplit_once("/config-").map(|(_, m)| m);
+            if let Some(m) = module.filter(|m| NETWORK_MODULES.contains(m)) {
+                wait.ensure(&format!("module {m}"));
+            }
+        }
         clog::event_start(name, description);
     }
     fn finish(&self, name: &str, result: &str, description: &str) {

@@ -1,10 +1,11 @@
 //! Turning the datasource's data into instance state: network config,
 //! user-data and vendor-data parts, and the combined config.
 
+use crate::net_wait::NetWait;
 use ci_host::{Cmd, Host, WriteOpts};
 use ci_sources::Datasource;
 use ci_state::{instance_data, sem, Paths};
-use ci_userdata::{HttpFetcher, Kind, ProcessOptions, Processed};
+use ci_userdata::{Fetcher, HttpFetcher, Kind, ProcessOptions, Processed};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -141,9 +142,14 @@ pub fn user_and_vendor_data(
     paths: &Paths,
     ds: &dyn Datasource,
     cfg: &Value,
+    wait: &NetWait,
     errors: &mut Vec<String>,
 ) {
     let iid = ds.instance_id();
+    let fetcher = WaitingFetcher {
+        inner: HttpFetcher::upstream_include().with_host(host.clone()),
+        wait,
+    };
     let first =
         !sem::has_run(host, paths, "consume_data", sem::Frequency::PerInstance).unwrap_or(false);
     let idata = instance_data_sensitive(host, paths);
@@ -170,6 +176,7 @@ pub fn user_and_vendor_data(
         idata.clone(),
         first,
         &[],
+        &fetcher,
     );
     failed |= !user.errors.is_empty();
     for (kind, raw) in [
@@ -213,6 +220,7 @@ pub fn user_and_vendor_data(
             idata.clone(),
             first,
             &disabled,
+            &fetcher,
         );
         failed |= !p.errors.is_empty();
     }
@@ -239,6 +247,7 @@ fn consume_one(
     instance_data: Option<Value>,
     first: bool,
     disabled_handlers: &[String],
+    fetcher: &dyn Fetcher,
 ) -> Processed {
     write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
     let opts = ProcessOptions {
@@ -253,8 +262,7 @@ fn consume_one(
         host: Some(host),
         disabled_handlers: disabled_handlers.to_vec(),
     };
-    let fetcher = HttpFetcher::upstream_include().with_host(host.clone());
-    let p = ci_userdata::process(raw, &opts, &fetcher);
+    let p = ci_userdata::process(raw, &opts, fetcher);
     write(
         host,
         paths.instance_file(kind.processed_file()),
@@ -306,5 +314,20 @@ pub fn combined_config(host: &Host, paths: &Paths, full: &Value) {
         &instance_data::upstream_features(),
     ) {
         log::warn!("Failed to write combined-cloud-config.json: {e}");
+    }
+}
+
+/// Includes over the network wait for it first (see `net_wait`).
+struct WaitingFetcher<'a> {
+    inner: HttpFetcher,
+    wait: &'a NetWait<'a>,
+}
+
+impl Fetcher for WaitingFetcher<'_> {
+    fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+        if url.contains("://") && !url.starts_with("file://") {
+            self.wait.ensure("fetching user-data includes");
+        }
+        self.inner.get(url)
     }
 }
