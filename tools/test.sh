@@ -18,3 +18,8 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+
+# End-to-end: the Debian package in a QEMU VM (first boot, reboot, broken
+# user-data). Skips itself with a note when not root; fails CI when qemu
+# cannot run there.
+bash tests/vm/run.sh

@@ -3,7 +3,7 @@
 //! /var/lib/cloud and /run/cloud-init carries values between the cuts.
 
 use crate::consume;
-use crate::net_wait::{NetWait, NETWORK_MODULES};
+use crate::net_wait::{decide_network_wait, NetWait, SKIP_NETWORK};
 use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
 use ci_host::Host;
@@ -146,16 +146,14 @@ impl Boot {
         } else {
             DsStage::Network
         };
+        if !local && !self.host.exists(paths.run_file(SKIP_NETWORK)) {
+            log::debug!("Will wait for network connectivity before continuing");
+            NetWait::new(&self.host).ensure();
+        }
         let ctx = SourceContext::new(&self.host, &cfg, ds_stage);
-        let wait = NetWait::new(&self.host);
         let found = match self.restore(&ctx, &paths, existing, event) {
             Some(f) => Some(f),
-            None => {
-                if !local {
-                    wait.ensure("searching for network datasources");
-                }
-                self.search(&ctx, &cfg, event)
-            }
+            None => self.search(&ctx, &cfg, event),
         };
         let Some(found) = found else {
             if local {
@@ -196,11 +194,14 @@ impl Boot {
             &cfg,
             reflected.new_instance,
         );
+        if local {
+            decide_network_wait(&self.host, &paths, ds.as_ref());
+        }
         if local && ds.dsmode() != ci_sources::Dsmode::Local {
             return Some(display);
         }
         // Network stage (or a local-mode datasource): user-data and init modules.
-        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, &wait, errors);
+        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
         let full = self.full_config();
         consume::combined_config(&self.host, &paths, &full);
         if errors.is_empty() {
@@ -209,11 +210,7 @@ impl Boot {
                 &paths,
                 ds.as_ref(),
                 "cloud_init_modules",
-                RunHow {
-                    prefix: "init-network",
-                    forced: None,
-                    wait: Some(&wait),
-                },
+                RunHow::plain("init-network"),
             );
             errors.extend(report);
         }
@@ -324,11 +321,7 @@ impl Boot {
         entries: &[ModuleEntry],
         how: RunHow,
     ) -> runner::StageReport {
-        let RunHow {
-            prefix,
-            forced,
-            wait,
-        } = how;
+        let RunHow { prefix, forced } = how;
         let distro = Distro::from_config(cfg);
         let info = instance_info(&self.host, ds, cfg);
         let module_cfg = strip_system_info(cfg);
@@ -346,7 +339,7 @@ impl Boot {
             host: &self.host,
             paths,
         };
-        runner::run_modules(&env, entries, &sems, &LogEvents { wait }, forced)
+        runner::run_modules(&env, entries, &sems, &LogEvents, forced)
     }
 
     /// The datasource stored by an earlier stage of this boot.
@@ -534,12 +527,11 @@ impl Semaphores for StateSems<'_> {
     }
 }
 
-/// How a module list runs: its event prefix, a frequency forced by
-/// `single --frequency`, and the network wait of the network stage.
+/// How a module list runs: its event prefix and a frequency forced by
+/// `single --frequency`.
 struct RunHow<'a> {
     prefix: &'a str,
     forced: Option<Frequency>,
-    wait: Option<&'a NetWait<'a>>,
 }
 
 impl<'a> RunHow<'a> {
@@ -547,25 +539,15 @@ impl<'a> RunHow<'a> {
         RunHow {
             prefix,
             forced: None,
-            wait: None,
         }
     }
 }
 
-/// Module events go to the log as upstream's reporting events. In the
-/// network stage, a module that may use the network waits for it first.
-struct LogEvents<'a> {
-    wait: Option<&'a NetWait<'a>>,
-}
+/// Module events go to the log as upstream's reporting events.
+struct LogEvents;
 
-impl Events for LogEvents<'_> {
+impl Events for LogEvents {
     fn start(&self, name: &str, description: &str) {
-        if let Some(wait) = self.wait {
-            let module = name.rsplit_once("/config-").map(|(_, m)| m);
-            if let Some(m) = module.filter(|m| NETWORK_MODULES.contains(m)) {
-                wait.ensure(&format!("module {m}"));
-            }
-        }
         clog::event_start(name, description);
     }
     fn finish(&self, name: &str, result: &str, description: &str) {

@@ -1,7 +1,6 @@
 //! Turning the datasource's data into instance state: network config,
 //! user-data and vendor-data parts, and the combined config.
 
-use crate::net_wait::NetWait;
 use ci_host::{Cmd, Host, WriteOpts};
 use ci_sources::Datasource;
 use ci_state::{instance_data, sem, Paths};
@@ -142,14 +141,10 @@ pub fn user_and_vendor_data(
     paths: &Paths,
     ds: &dyn Datasource,
     cfg: &Value,
-    wait: &NetWait,
     errors: &mut Vec<String>,
 ) {
     let iid = ds.instance_id();
-    let fetcher = WaitingFetcher {
-        inner: HttpFetcher::upstream_include().with_host(host.clone()),
-        wait,
-    };
+    let fetcher = HttpFetcher::upstream_include().with_host(host.clone());
     let first =
         !sem::has_run(host, paths, "consume_data", sem::Frequency::PerInstance).unwrap_or(false);
     let idata = instance_data_sensitive(host, paths);
@@ -314,20 +309,5 @@ pub fn combined_config(host: &Host, paths: &Paths, full: &Value) {
         &instance_data::upstream_features(),
     ) {
         log::warn!("Failed to write combined-cloud-config.json: {e}");
-    }
-}
-
-/// Includes over the network wait for it first (see `net_wait`).
-struct WaitingFetcher<'a> {
-    inner: HttpFetcher,
-    wait: &'a NetWait<'a>,
-}
-
-impl Fetcher for WaitingFetcher<'_> {
-    fn get(&self, url: &str) -> Result<Vec<u8>, String> {
-        if url.contains("://") && !url.starts_with("file://") {
-            self.wait.ensure("fetching user-data includes");
-        }
-        self.inner.get(url)
     }
 }

@@ -43,24 +43,30 @@ impl YamlError {
     /// The text of `str(e)` for the equivalent PyYAML error, including the
     /// source snippets, given the text that was loaded.
     pub fn pyyaml_text(&self, source: &str) -> String {
+        self.pyyaml_text_named(source, "<unicode string>")
+    }
+
+    /// [`pyyaml_text`](Self::pyyaml_text) for a stream PyYAML names `name`
+    /// (`<byte string>` when bytes were loaded, a file name for files).
+    pub fn pyyaml_text_named(&self, source: &str, name: &str) -> String {
         let mut parts = Vec::new();
         if let Some(ctx) = &self.context {
             parts.push(ctx.clone());
         }
         if let Some((l, c)) = self.context_mark {
             if (l, c) != (self.line, self.column) {
-                parts.push(mark_text(source, l, c));
+                parts.push(mark_text(source, name, l, c));
             }
         }
         parts.push(self.message.clone());
-        parts.push(mark_text(source, self.line, self.column));
+        parts.push(mark_text(source, name, self.line, self.column));
         parts.join("\n")
     }
 }
 
 /// PyYAML's `Mark.__str__`: position line plus a snippet with a caret.
-fn mark_text(source: &str, line: usize, column: usize) -> String {
-    let head = format!("  in \"<unicode string>\", line {line}, column {column}:");
+fn mark_text(source: &str, name: &str, line: usize, column: usize) -> String {
+    let head = format!("  in \"{name}\", line {line}, column {column}:");
     let Some(src_line) = source.split('\n').nth(line.saturating_sub(1)) else {
         return head;
     };
