@@ -10,6 +10,7 @@ use ci_host::Host;
 use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
 use ci_modules::{Frequency, InstanceInfo};
 use ci_sources::{Datasource, SearchEvent, SourceContext, SourceOptions, Stage as DsStage};
+use ci_state::identity::PlatformIdentity;
 use ci_state::instance::{self, Existing};
 use ci_state::instance_data::{self, InstanceFacts, SysInfo};
 use ci_state::log::{self as clog, EventResult};
@@ -153,7 +154,9 @@ impl Boot {
         let ctx = SourceContext::new(&self.host, &cfg, ds_stage);
         let found = match self.restore(&ctx, &paths, existing, event) {
             Some(f) => Some(f),
-            None => self.search(&ctx, &cfg, event),
+            None => self
+                .search(&ctx, &cfg, event)
+                .map(|f| self.keep_identity(f, &cfg, &paths)),
         };
         let Some(found) = found else {
             if local {
@@ -183,6 +186,13 @@ impl Boot {
                 return Some(display);
             }
         };
+        if ds.dsname() != "None" {
+            if let Some(id) = PlatformIdentity::read(&self.host) {
+                if let Err(e) = id.store(&self.host, &paths) {
+                    log::warn!("Failed to record the platform identity: {e}");
+                }
+            }
+        }
         if let Err(e) = instance::write_cache(&self.host, &paths, &ds.to_cache(), manual) {
             log::warn!("Failed to write datasource cache: {e}");
         }
@@ -291,6 +301,57 @@ impl Boot {
                 None
             }
         }
+    }
+
+    /// Stable identity (`ci_state::identity`): the `None` fallback after a
+    /// failed search keeps the previous instance when the machine's platform
+    /// identity is the one that instance recorded.
+    fn keep_identity(&self, found: Found, cfg: &Value, paths: &Paths) -> Found {
+        if found.ds.dsname() != "None" {
+            return found;
+        }
+        let listed_others = cfg
+            .get("datasource_list")
+            .and_then(Value::as_array)
+            .is_some_and(|l| l.iter().any(|d| d.as_str().is_some_and(|n| n != "None")));
+        let prev = instance::previous_instance_id(&self.host, paths);
+        if !listed_others
+            || prev == instance::NO_PREVIOUS_INSTANCE_ID
+            || prev == found.ds.instance_id()
+        {
+            return found;
+        }
+        let (Some(recorded), Some(now)) = (
+            PlatformIdentity::load(&self.host, paths, &prev),
+            PlatformIdentity::read(&self.host),
+        ) else {
+            log::debug!("No platform identity to compare with instance {prev}");
+            return found;
+        };
+        if recorded != now {
+            log::info!(
+                "Platform identity changed since instance {prev} ({} -> {}): a new instance",
+                recorded.describe(),
+                now.describe()
+            );
+            return found;
+        }
+        let cache = paths.clone().with_instance(&prev).instance_file("obj.json");
+        let cached = self
+            .host
+            .read_to_string(&cache)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| ci_sources::from_cache(&v, &self.source_options()).ok())
+            .filter(|ds| ds.instance_id() == prev);
+        let ds = cached
+            .unwrap_or_else(|| Box::new(ci_sources::NoneSource::keeping(found.ds.stage(), &prev)));
+        log::warn!(
+            "No datasource answered; keeping instance {prev} ({}): the platform identity is unchanged ({}), so per-instance modules do not run again and host keys stay",
+            ds.display(),
+            now.describe()
+        );
+        Found { ds }
     }
 
     fn persist_instance_data(&self, ds: &dyn Datasource, cfg: &Value, paths: &Paths) {

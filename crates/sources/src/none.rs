@@ -11,6 +11,8 @@ pub struct NoneSource {
     stage: Stage,
     metadata: Value,
     userdata_raw: Option<Vec<u8>>,
+    /// The previous instance this boot keeps (stable identity), if any.
+    kept_iid: Option<String>,
 }
 
 impl NoneSource {
@@ -19,6 +21,17 @@ impl NoneSource {
             stage,
             metadata: Value::Object(Map::new()),
             userdata_raw: Some(Vec::new()),
+            kept_iid: None,
+        }
+    }
+
+    /// The fallback standing in for instance `iid` when no datasource
+    /// answered on a machine whose platform identity did not change: it
+    /// reports that instance id, so the boot is not a new instance.
+    pub fn keeping(stage: Stage, iid: &str) -> Self {
+        NoneSource {
+            kept_iid: Some(iid.to_string()),
+            ..NoneSource::new(stage)
         }
     }
 
@@ -27,6 +40,10 @@ impl NoneSource {
         ds.metadata = v.get("metadata").cloned().unwrap_or_else(|| json!({}));
         ds.userdata_raw = blob::decode(v.get("userdata_raw"))
             .map_err(|_| SourceError::Cache("None entry: bad userdata_raw".into()))?;
+        ds.kept_iid = v
+            .get("kept_instance_id")
+            .and_then(Value::as_str)
+            .map(String::from);
         Ok(ds)
     }
 }
@@ -68,7 +85,9 @@ impl Datasource for NoneSource {
     }
 
     fn instance_id(&self) -> String {
-        "iid-datasource-none".into()
+        self.kept_iid
+            .clone()
+            .unwrap_or_else(|| "iid-datasource-none".into())
     }
 
     fn subplatform(&self) -> String {
@@ -76,13 +95,17 @@ impl Datasource for NoneSource {
     }
 
     fn to_cache(&self) -> Value {
-        json!({
+        let mut v = json!({
             "format": crate::CACHE_FORMAT,
             "class": self.class_name(),
             "dsname": self.dsname(),
             "stage": self.stage.as_cache_str(),
             "metadata": self.metadata,
             "userdata_raw": blob::encode(self.userdata_raw.as_deref()),
-        })
+        });
+        if let (Some(iid), Value::Object(m)) = (&self.kept_iid, &mut v) {
+            m.insert("kept_instance_id".into(), json!(iid));
+        }
+        v
     }
 }

@@ -4,6 +4,7 @@
 mod b64;
 pub mod clean;
 pub mod cloud_id;
+pub mod identity;
 pub mod instance;
 pub mod instance_data;
 pub mod log;
