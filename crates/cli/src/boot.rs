@@ -3,6 +3,7 @@
 //! /var/lib/cloud and /run/cloud-init carries values between the cuts.
 
 use crate::consume;
+use crate::net_events;
 use crate::net_wait::{decide_network_wait, NetWait, SKIP_NETWORK};
 use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
@@ -158,19 +159,23 @@ impl Boot {
                 .search(&ctx, &cfg, event)
                 .map(|f| self.keep_identity(f, &cfg, &paths)),
         };
+        let bring_up = !local && !ci_pyval::cfg_bool(&cfg, "disable_network_activation", false);
         let Some(found) = found else {
             if local {
                 log::debug!("No local datasource found");
-                return None;
+            } else {
+                log::warn!("No instance datasource found! Likely bad things to come!");
             }
-            log::warn!("No instance datasource found! Likely bad things to come!");
             if !self.force {
-                errors.push("No instance datasource found.".to_string());
-                return None;
+                // Upstream still configures networking (the fallback NIC).
+                consume::network_config(&self.host, &paths, None, &cfg, true, bring_up);
+                if !local {
+                    errors.push("No instance datasource found.".to_string());
+                }
             }
             return None;
         };
-        let ds = found.ds;
+        let mut ds = found.ds;
         let display = ds.display();
         let iid = ds.instance_id();
         let paths = paths.with_instance(&iid);
@@ -197,13 +202,14 @@ impl Boot {
             log::warn!("Failed to write datasource cache: {e}");
         }
         self.persist_instance_data(ds.as_ref(), &cfg, &paths);
-        consume::network_config(
-            &self.host,
+        let apply = net_events::should_apply(
+            &ctx,
             &paths,
-            ds.as_ref(),
-            &cfg,
+            &mut ds,
+            &self.full_config(),
             reflected.new_instance,
         );
+        consume::network_config(&self.host, &paths, Some(ds.as_ref()), &cfg, apply, bring_up);
         if local {
             decide_network_wait(&self.host, &paths, ds.as_ref());
         }

@@ -9,18 +9,20 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// Find the network configuration as upstream does (kernel command line,
-/// initramfs, system config, datasource, then the fallback NIC), persist it
-/// as `instances/<iid>/network-config.json` and, for a new instance, render
-/// it with the first available renderer of the distro. The files are in
-/// place before the network services start (the local stage runs before
-/// network-pre.target); bringing interfaces up later through activators is
-/// not built yet (docs/compat.md).
+/// initramfs, system config, datasource, then the fallback NIC) and, when
+/// `apply` (a new instance, an enabled update event, or no datasource at
+/// all), persist it as `instances/<iid>/network-config.json`, render it with
+/// the first available renderer of the distro and, with `bring_up` (the
+/// network stage), bring it up through the first available activator. The
+/// local stage renders before network-pre.target, so the network services
+/// start with the files in place.
 pub fn network_config(
     host: &Host,
     paths: &Paths,
-    ds: &dyn Datasource,
+    ds: Option<&dyn Datasource>,
     cfg: &Value,
-    new_instance: bool,
+    apply: bool,
+    bring_up: bool,
 ) {
     if host.exists(paths.data_file("upgraded-network")) {
         log::info!("network config is disabled by upgraded-network");
@@ -41,7 +43,7 @@ pub fn network_config(
         ),
         ("initramfs", initramfs),
         ("system_cfg", system),
-        ("ds", ds.network_config()),
+        ("ds", ds.and_then(|d| d.network_config())),
     ];
     let found = candidates
         .into_iter()
@@ -79,18 +81,26 @@ pub fn network_config(
             }
         }
     };
-    let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";
-    let file = paths.instance_file("network-config.json");
-    if let Err(e) = host.write_atomic(&file, body.as_bytes(), &WriteOpts::mode(0o600)) {
-        log::warn!("Failed to write {}: {e}", file.display());
-    }
-    if let Err(e) = host.symlink(&file, paths.run_file("network-config.json")) {
-        log::debug!("Failed to link network-config.json: {e}");
-    }
-    if !new_instance {
+    if !apply {
         log::debug!("No network config applied. Neither a new instance nor datasource network update allowed");
         return;
     }
+    if ds.is_some() {
+        let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";
+        let file = paths.instance_file("network-config.json");
+        if let Err(e) = host.write_atomic(&file, body.as_bytes(), &WriteOpts::mode(0o600)) {
+            log::warn!("Failed to write {}: {e}", file.display());
+        }
+        if let Err(e) = host.symlink(&file, paths.run_file("network-config.json")) {
+            log::debug!("Failed to link network-config.json: {e}");
+        }
+    }
+    log::info!(
+        "Applying network configuration from {source} bringup={}: {}",
+        if bring_up { "True" } else { "False" },
+        ci_pyval::py_repr(&netcfg)
+    );
+    crate::net_events::mark_applied(host, paths);
     let priority: Option<Vec<String>> = system_info
         .get("network")
         .and_then(|n| n.get("renderers"))
@@ -107,15 +117,56 @@ pub fn network_config(
             return;
         }
     };
-    log::info!("Applying network configuration from {source} bringup=False: {netcfg}");
     let mut opts = ci_net::RenderOptions::new(&distro);
     opts.macs = ci_net::fallback::interfaces_by_mac(host);
     match ci_net::render(&parsed, renderer, &opts)
         .and_then(|files| ci_net::write_files(host, &files))
     {
         Ok(_) => log::debug!("Rendered network configuration with {}", renderer.name()),
-        Err(e) => log::error!("Unable to render networking. Network config is likely broken: {e}"),
+        Err(e) => {
+            log::error!("Unable to render networking. Network config is likely broken: {e}");
+            return;
+        }
     }
+    if !bring_up {
+        log::debug!("Not bringing up newly configured network interfaces");
+        return;
+    }
+    if host.is_sandbox() {
+        // The interfaces under --root are this machine's, not the target's.
+        log::debug!(
+            "Not bringing up network interfaces under --root {}",
+            host.root().display()
+        );
+        return;
+    }
+    log::debug!("Bringing up newly configured network interfaces");
+    let activators: Option<Vec<String>> = system_info
+        .get("network")
+        .and_then(|n| n.get("activators"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        });
+    let activator = match ci_net::activate::select(host, activators.as_deref()) {
+        Ok(a) => a,
+        Err(e) => {
+            log::debug!("{e}");
+            log::warn!("No network activator found, not bringing up network interfaces");
+            return;
+        }
+    };
+    let devices: Vec<String> = parsed
+        .state(&opts.macs)
+        .map(|st| {
+            st.iter_interfaces()
+                .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    activator.bring_up_all(host, &devices);
 }
 
 fn instance_data_sensitive(host: &Host, paths: &Paths) -> Option<Value> {

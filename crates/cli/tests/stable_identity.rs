@@ -165,3 +165,78 @@ fn unanswered_metadata_keeps_the_instance_unless_the_machine_changed() {
         "{log}"
     );
 }
+
+/// A datasource found in the network stage applies its network config with
+/// bring-up; a later boot re-applies it only when `updates.network.when`
+/// enables `boot` (and the datasource refreshed its metadata).
+#[test]
+fn network_stage_datasource_applies_and_boot_events_reapply() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let port = free_port();
+    let cfg = |updates: &str| {
+        format!(
+            "datasource_list: [Ec2, None]\n\
+             datasource:\n  Ec2:\n    metadata_urls: ['http://127.0.0.1:{port}']\n    \
+             max_wait: 2\n    timeout: 1\n\
+             cloud_init_modules: []\ncloud_config_modules: []\ncloud_final_modules: []\n{updates}"
+        )
+    };
+    write(root, "/etc/cloud/cloud.cfg", &cfg(""));
+    write(root, "/sys/class/net/ens5/address", "06:00:00:00:00:01\n");
+    // networkd's tools, so a renderer is available in the root.
+    for tool in ["/usr/sbin/ip", "/bin/systemctl"] {
+        write(root, tool, "#!/bin/sh\n");
+        std::fs::set_permissions(
+            root.join(tool.trim_start_matches('/')),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    write(
+        root,
+        "/sys/class/dmi/id/product_uuid",
+        "ec2e1916-9099-7caf-fd21-012345abcdef\n",
+    );
+    let mut imds = emulator(port);
+    let (_, log) = network_stage(root);
+    assert!(
+        log.contains("Applying network configuration from ds bringup=True: {'version': 2, 'ethernets': {'ens5': {"),
+        "{log}"
+    );
+    assert!(root
+        .join("run/cloud-init/sem/apply_network_config.once")
+        .exists());
+
+    // Same instance, default events (boot-new-instance, hotplug): nothing applied.
+    next_boot(root);
+    let (_, log) = network_stage(root);
+    assert!(log.contains("No network config applied. Neither a new instance nor datasource network update allowed"), "{log}");
+    assert!(
+        log.contains("Event Denied: scopes=['network'] EventType=boot"),
+        "{log}"
+    );
+
+    // The user enables boot events: refreshed and applied again.
+    next_boot(root);
+    write(
+        root,
+        "/etc/cloud/cloud.cfg",
+        &cfg("updates:\n  network:\n    when: [boot]\n"),
+    );
+    let (_, log) = network_stage(root);
+    let _ = imds.kill();
+    let _ = imds.wait();
+    assert!(
+        log.contains("Event Allowed: scope=network EventType=boot"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Update datasource metadata and network config due to events: boot"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Applying network configuration from ds bringup=True"),
+        "{log}"
+    );
+}

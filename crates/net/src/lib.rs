@@ -33,6 +33,7 @@ mod netplan;
 mod network_manager;
 mod networkd;
 pub mod pyfmt;
+pub mod activate;
 pub mod select;
 pub mod state;
 mod sysconfig;

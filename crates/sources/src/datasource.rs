@@ -270,6 +270,19 @@ pub trait Datasource: Send {
         self.metadata().get("launch-index").cloned()
     }
 
+    /// Network update events (`boot-new-instance`, `boot`, `boot-legacy`,
+    /// `hotplug`) this source can refresh its metadata for (upstream's
+    /// `supported_update_events[NETWORK]`).
+    fn supported_update_events(&self) -> &'static [&'static str] {
+        &["boot-new-instance", "boot", "boot-legacy", "hotplug"]
+    }
+
+    /// The events enabled when the user's `updates` does not say
+    /// (upstream's `default_update_events[NETWORK]`).
+    fn default_update_events(&self) -> &'static [&'static str] {
+        &["boot-new-instance"]
+    }
+
     /// Serialisable state, restored with [`crate::from_cache`].
     fn to_cache(&self) -> Value;
 }

@@ -479,6 +479,10 @@ impl Datasource for Ec2 {
         self.metadata.get("ami-launch-index").cloned()
     }
 
+    fn default_update_events(&self) -> &'static [&'static str] {
+        &["boot-new-instance", "hotplug"]
+    }
+
     fn to_cache(&self) -> Value {
         json!({
             "format": crate::CACHE_FORMAT,
