@@ -58,16 +58,16 @@ impl Activator {
     pub fn bring_up_all(self, host: &Host, devices: &[String]) -> bool {
         match self {
             Activator::Netplan => alter(host, &["netplan", "apply"], false),
-            Activator::Networkd => alter(
-                host,
-                &[
-                    "systemctl",
-                    "restart",
-                    "systemd-networkd",
-                    "systemd-resolved",
-                ],
-                true,
-            ),
+            Activator::Networkd => {
+                // Upstream always restarts systemd-resolved too, which fails
+                // (and degrades the boot) on images without it, such as
+                // Debian's with networkd alone.
+                let mut cmd = vec!["systemctl", "restart", "systemd-networkd"];
+                if has_unit(host, "systemd-resolved.service") {
+                    cmd.push("systemd-resolved");
+                }
+                alter(host, &cmd, true)
+            }
             Activator::NetworkManager => {
                 let state = host
                     .run(
@@ -100,6 +100,17 @@ impl Activator {
                 .all(|d| alter(host, &["ifconfig", d, "up"], true)),
         }
     }
+}
+
+/// Whether a systemd unit file is installed in the target.
+fn has_unit(host: &Host, unit: &str) -> bool {
+    [
+        "/usr/lib/systemd/system",
+        "/lib/systemd/system",
+        "/etc/systemd/system",
+    ]
+    .iter()
+    .any(|d| host.path(format!("{d}/{unit}")).exists())
 }
 
 /// NetworkManager: load the connection file cloud-init wrote, then bring
@@ -242,15 +253,21 @@ mod tests {
         assert!(Activator::Networkd.bring_up_all(&host, &devs));
         assert!(Activator::IfUpDown.bring_up_all(&host, &devs));
         assert!(Activator::IfConfig.bring_up_all(&host, &devs));
+        // With systemd-resolved installed, it is restarted too.
+        let units = d.path().join("usr/lib/systemd/system");
+        fs::create_dir_all(&units).unwrap();
+        fs::write(units.join("systemd-resolved.service"), "").unwrap();
+        assert!(Activator::Networkd.bring_up_all(&host, &devs));
         assert_eq!(
             rec.lines(),
             [
                 "netplan apply",
-                "systemctl restart systemd-networkd systemd-resolved",
+                "systemctl restart systemd-networkd",
                 "ifup eth0",
                 "ifup eth1",
                 "ifconfig eth0 up",
-                "ifconfig eth1 up"
+                "ifconfig eth1 up",
+                "systemctl restart systemd-networkd systemd-resolved",
             ]
         );
     }

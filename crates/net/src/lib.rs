@@ -21,19 +21,24 @@
 //! 25.1.4's in `tests/conformance.rs` (fixtures from
 //! `tests/regen-expected.py`).
 
+pub mod activate;
+mod bsd;
 pub mod cmdline;
 mod distro;
 mod eni;
+pub mod eni_parse;
 mod error;
 pub mod fallback;
 mod files;
 mod freebsd;
 pub mod ip;
+mod netbsd;
+pub mod netjson;
 mod netplan;
 mod network_manager;
 mod networkd;
+mod openbsd;
 pub mod pyfmt;
-pub mod activate;
 pub mod select;
 pub mod state;
 mod sysconfig;
@@ -67,6 +72,8 @@ pub enum Renderer {
     NetworkManager,
     Sysconfig,
     Freebsd,
+    Netbsd,
+    Openbsd,
 }
 
 impl Renderer {
@@ -79,6 +86,8 @@ impl Renderer {
             Renderer::NetworkManager => "network-manager",
             Renderer::Sysconfig => "sysconfig",
             Renderer::Freebsd => "freebsd",
+            Renderer::Netbsd => "netbsd",
+            Renderer::Openbsd => "openbsd",
         }
     }
 
@@ -90,6 +99,8 @@ impl Renderer {
             "network-manager" => Some(Renderer::NetworkManager),
             "sysconfig" => Some(Renderer::Sysconfig),
             "freebsd" => Some(Renderer::Freebsd),
+            "netbsd" => Some(Renderer::Netbsd),
+            "openbsd" => Some(Renderer::Openbsd),
             _ => None,
         }
     }
@@ -204,5 +215,7 @@ pub fn render(
         }),
         Renderer::Sysconfig => Ok(sysconfig::render(&cfg.state(&opts.macs)?, &opts.distro)),
         Renderer::Freebsd => Ok(freebsd::render(&cfg.state(&opts.macs)?, &opts.macs)),
+        Renderer::Netbsd => Ok(netbsd::render(&cfg.state(&opts.macs)?, &opts.macs)),
+        Renderer::Openbsd => Ok(openbsd::render(&cfg.state(&opts.macs)?, &opts.macs)),
     }
 }

@@ -101,6 +101,8 @@ pub fn available(host: &Host, renderer: &str, variant: &str) -> bool {
             scripts || nm_ifcfg_rh(host)
         }
         "freebsd" => matches!(variant, "freebsd" | "dragonfly"),
+        "netbsd" => variant == "netbsd",
+        "openbsd" => variant == "openbsd",
         _ => false,
     }
 }
@@ -141,7 +143,6 @@ pub fn select(
         ));
     }
     for name in &names {
-        // netbsd/openbsd are not implemented here; skip them as unavailable.
         if let Some(r) = Renderer::from_name(name).filter(|_| available(host, name, variant)) {
             return Ok(r);
         }
@@ -203,6 +204,13 @@ mod tests {
         let sc = vec!["sysconfig".to_string()];
         assert!(select(&host, Some(&sc), "debian").is_err());
         assert_eq!(select(&host, Some(&sc), "suse")?, Renderer::Sysconfig);
+        // the BSDs go by variant alone, ahead of networkd in the default order
+        let empty = tempfile::tempdir()?;
+        let bare = Host::new(empty.path());
+        assert_eq!(select(&bare, None, "netbsd")?, Renderer::Netbsd);
+        assert_eq!(select(&bare, None, "openbsd")?, Renderer::Openbsd);
+        assert_eq!(select(&bare, None, "dragonfly")?, Renderer::Freebsd);
+        assert!(select(&bare, Some(&["openbsd".to_string()]), "netbsd").is_err());
         Ok(())
     }
 }

@@ -120,6 +120,8 @@ fn malformed_input_never_panics() {
             "network-manager",
             "sysconfig",
             "freebsd",
+            "netbsd",
+            "openbsd",
         ] {
             let Some(r) = Renderer::from_name(r) else {
                 continue;

@@ -23,14 +23,16 @@ import tempfile
 os.environ.setdefault("DEBUG_PROC_CMDLINE", "")
 
 import yaml  # noqa: E402
-from cloudinit import distros  # noqa: E402
+from cloudinit import distros, net  # noqa: E402
 from cloudinit.net import (  # noqa: E402
     eni,
     freebsd,
+    netbsd,
     netplan,
     network_manager,
     network_state,
     networkd,
+    openbsd,
     sysconfig,
 )
 
@@ -48,6 +50,8 @@ MATRIX = {
     "network-manager": ALL,
     # Not offered by net-convert; rendered in-process below.
     "freebsd": ["freebsd"],
+    "netbsd": ["netbsd"],
+    "openbsd": ["openbsd"],
 }
 # Where upstream crashes (netplan's `to: default` outside netplan, ...), for these
 # cases the expected tree is upstream's output for the same config with the
@@ -58,10 +62,12 @@ CRASH_EQUIVALENTS = {
     # networkd looks up `ethernets` unconditionally (KeyError).
     "v2-bonds-no-ethernets": ("version: 2\n", "version: 2\nethernets: {}\n"),
 }
-DEFAULT_RENDERERS = ["netplan", "eni", "networkd", "network-manager", "sysconfig", "freebsd"]
+DEFAULT_RENDERERS = [
+    "netplan", "eni", "networkd", "network-manager", "sysconfig", "freebsd", "netbsd", "openbsd",
+]
 
 
-def render(net_yaml, distro_name, kind, outdir):
+def render(net_yaml, distro_name, kind, outdir, openbsd_text_prefix=False):
     """Mirror cmd/devel/net_convert.handle_args for -k yaml."""
     pre_ns = yaml.safe_load(net_yaml)
     if "network" in pre_ns:
@@ -72,6 +78,24 @@ def render(net_yaml, distro_name, kind, outdir):
         os.makedirs(os.path.join(outdir, "etc"), exist_ok=True)
         open(os.path.join(outdir, "etc", "rc.conf"), "w").close()
         r = freebsd.Renderer()
+        r._postcmds = False
+        ns = network_state.parse_net_config_data(pre_ns, renderer=r)
+        r.render_network_state(network_state=ns, target=outdir + "/")
+        return
+    if kind in ("netbsd", "openbsd"):
+        # As for freebsd, but NetBSD edits rc.conf (start from an empty
+        # one) and OpenBSD writes hostname.<if>/mygate only. No NIC of
+        # this machine may match a corpus MAC: pretend there are none.
+        net.get_interfaces_by_mac = lambda *a, **k: {}
+        if kind == "netbsd":
+            os.makedirs(os.path.join(outdir, "etc"), exist_ok=True)
+            open(os.path.join(outdir, "etc", "rc.conf"), "w").close()
+        if kind == "netbsd":
+            r = netbsd.Renderer()
+        elif openbsd_text_prefix:
+            r = OpenBSDTextPrefix()
+        else:
+            r = openbsd.Renderer()
         r._postcmds = False
         ns = network_state.parse_net_config_data(pre_ns, renderer=r)
         r.render_network_state(network_state=ns, target=outdir + "/")
@@ -97,6 +121,44 @@ def render(net_yaml, distro_name, kind, outdir):
     r = r_cls(config=config)
     ns = network_state.parse_net_config_data(pre_ns, renderer=r)
     r.render_network_state(network_state=ns, target=outdir + "/")
+
+
+class OpenBSDTextPrefix(openbsd.Renderer):
+    """OpenBSD's renderer as if it spelled an int route prefix as text.
+
+    Upstream concatenates the prefix into `!route add` lines and crashes
+    with a TypeError when it is an int (every IPv6 route); the equivalent
+    tree is what it writes for the prefix as a string (as it does for the
+    `::` default route it makes from a static6 gateway).
+    """
+
+    def set_route(self, network, netmask, gateway):
+        super().set_route(network, str(netmask), gateway)
+
+
+def render_equivalent(case, text, distro_name, kind, outdir):
+    """After an upstream crash: render an equivalent input, or the same
+    input with the crash fixed; the note says which, None if none works."""
+    attempts = []
+    if case in CRASH_EQUIVALENTS:
+        old, new = CRASH_EQUIVALENTS[case]
+        attempts.append((text.replace(old, new), False, repr(new)))
+    if kind == "openbsd":
+        attempts.append((text, True, "the route prefix as text"))
+        if case in CRASH_EQUIVALENTS:
+            attempts.append((text.replace(old, new), True,
+                             "%r and the route prefix as text" % new))
+    for variant, text_prefix, note in attempts:
+        shutil.rmtree(outdir, ignore_errors=True)
+        os.makedirs(outdir)
+        try:
+            render(variant, distro_name, kind, outdir, text_prefix)
+        except Exception:
+            continue
+        return note
+    shutil.rmtree(outdir, ignore_errors=True)
+    os.makedirs(outdir)
+    return None
 
 
 def signature(tree):
@@ -129,15 +191,12 @@ def main():
                     try:
                         render(text, distro_name, kind, tmp)
                     except Exception as e:  # upstream crash: record it
-                        if case not in CRASH_EQUIVALENTS:
+                        note = render_equivalent(case, text, distro_name, kind, tmp)
+                        if note is None:
                             manifest = ["ERROR %s: %s" % (type(e).__name__, e)]
                         else:
-                            old, new = CRASH_EQUIVALENTS[case]
-                            note = ["# upstream: %s: %s; tree rendered with %r"
-                                    % (type(e).__name__, e, new)]
-                            shutil.rmtree(tmp, ignore_errors=True)
-                            os.makedirs(tmp)
-                            render(text.replace(old, new), distro_name, kind, tmp)
+                            note = ["# upstream: %s: %s; tree rendered with %s"
+                                    % (type(e).__name__, e, note)]
                     if not manifest:
                         for dirpath, _dirs, files in os.walk(tmp):
                             for name in files:
