@@ -28,6 +28,7 @@ mod compose;
 mod construct;
 mod emit;
 mod error;
+mod flowcheck;
 mod order;
 mod repair;
 mod resolve;
@@ -141,7 +142,14 @@ fn compose_stream(text: &str, single: bool) -> Result<(Roots, Vec<repair::Insert
                 continue;
             }
         }
-        return Err(unpatch_error(first, &inserts));
+        let first = unpatch_error(first, &inserts);
+        // PyYAML stops earlier on a `:` that cannot follow in flow context.
+        if let Some(flow) = flowcheck::first_flow_error(text) {
+            if (flow.line, flow.column) < (first.line, first.column) {
+                return Err(flow);
+            }
+        }
+        return Err(first);
     }
     Err(YamlError::at(
         error::Pos { line: 1, col: 1 },
