@@ -32,6 +32,8 @@ pub struct RequestRecord {
 
 struct Shared {
     api: Box<dyn CloudApi>,
+    /// `devel imds-serve`: one stderr line per request, for counting.
+    echo: AtomicBool,
     faults: Faults,
     shutdown: AtomicBool,
     failed: AtomicU32,
@@ -70,6 +72,7 @@ impl Server {
         let cloud = api.name();
         let shared = Arc::new(Shared {
             api,
+            echo: AtomicBool::new(false),
             faults,
             shutdown: AtomicBool::new(false),
             failed: AtomicU32::new(0),
@@ -152,6 +155,7 @@ pub fn serve(
 ) -> Result<(), ImdsError> {
     let api = api_for(cloud, seed_dir)?;
     let mut server = Server::start_api(api, faults, listen_addr)?;
+    server.shared.echo.store(true, Ordering::SeqCst);
     if let Some(h) = server.accept.take() {
         let _ = h.join();
     }
@@ -246,6 +250,18 @@ fn connection(mut stream: TcpStream, shared: &Shared) {
 }
 
 fn record(shared: &Shared, req: &Request, status: u16) {
+    if shared.echo.load(Ordering::SeqCst) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        let status = if status == 0 {
+            "hung".to_string()
+        } else {
+            status.to_string()
+        };
+        eprintln!("request {now:.3} {} {} {status}", req.method, req.path);
+    }
     if let Ok(mut l) = shared.log.lock() {
         if l.len() < MAX_LOG {
             l.push(RequestRecord {
@@ -266,10 +282,14 @@ mod tests {
     fn serve_rejects_bad_input() {
         let d = std::env::temp_dir().join(format!("ci-imds-none-{}", std::process::id()));
         let e = serve("nosuchcloud", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unsupported cloud 'nosuchcloud' (supported: ec2)"
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("unsupported cloud 'nosuchcloud' (supported: ec2"),
+            "{msg}"
         );
+        for cloud in crate::supported() {
+            assert!(msg.contains(cloud), "{msg} lacks {cloud}");
+        }
         let e = serve("ec2", &d, "127.0.0.1:0", Faults::default()).unwrap_err();
         assert!(
             e.to_string()

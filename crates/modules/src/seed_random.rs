@@ -24,7 +24,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         seed.extend(decode(data, mycfg.get("encoding"))?);
     }
     if let Some(md) = ctx.instance.metadata.get("random_seed") {
-        seed.extend(py_str(md).into_bytes());
+        seed.extend(metadata_seed(md));
     }
     if !seed.is_empty() {
         log::debug!(
@@ -119,6 +119,20 @@ fn seed_command(
         .in_target()
         .env("RANDOM_SEED_FILE", seed_path);
     run_passthrough(ctx.host, &cmd).map_err(SeedError::Run)
+}
+
+/// The metadata's `random_seed`: text as is; binary seeds are kept in the
+/// instance data as `ci-b64:<base64>` (upstream's JSON form for bytes), so
+/// they are decoded back to the bytes upstream would write.
+fn metadata_seed(md: &Value) -> Vec<u8> {
+    use base64::Engine;
+    let text = py_str(md);
+    match text.strip_prefix("ci-b64:") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_else(|_| text.clone().into_bytes()),
+        None => text.into_bytes(),
+    }
 }
 
 #[cfg(test)]

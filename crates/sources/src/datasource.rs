@@ -270,6 +270,14 @@ pub trait Datasource: Send {
         self.metadata().get("launch-index").cloned()
     }
 
+    /// The datasource's own configuration, merged into the system config
+    /// below user-data (upstream's `get_config_obj`): Azure's default user
+    /// and `ssh_pwauth`, the password the CloudStack/Exoscale password
+    /// server gave, ...
+    fn ds_config(&self) -> Option<Value> {
+        None
+    }
+
     /// Network update events (`boot-new-instance`, `boot`, `boot-legacy`,
     /// `hotplug`) this source can refresh its metadata for (upstream's
     /// `supported_update_events[NETWORK]`).

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod crawl;
+pub(crate) mod crawl;
 mod netcfg;
 mod platform;
 mod wait;

@@ -7,23 +7,41 @@
 //! stores what it needs from [`Datasource::to_cache`] and rebuilds it with
 //! [`from_cache`].
 
+pub mod akamai;
+pub mod aliyun;
+pub mod azure;
 mod blob;
+pub mod cloudstack;
 pub mod cmdline;
+pub mod configdrive;
 mod context;
 mod datasource;
 mod deprecate;
 mod devices;
+pub mod digitalocean;
 pub mod dmi;
 pub mod ec2;
 pub mod ephemeral;
 mod error;
+pub mod exoscale;
+pub mod gce;
+pub mod hetzner;
+pub mod lxd;
 mod merge;
 mod nocloud;
 mod none;
+pub mod openstack;
+pub mod oracle;
+pub mod password_server;
 mod registry;
+pub mod scaleway;
 mod search;
 pub mod seed;
+pub mod upcloud;
 pub mod url;
+mod url_ext;
+pub mod vmware;
+pub mod vultr;
 mod yamlblob;
 
 pub use context::{SourceContext, SourceOptions, Stage};

@@ -74,6 +74,43 @@ pub fn by_name(name: &str, stage: Stage, opts: &SourceOptions) -> Option<Box<dyn
         "None" if stage == Stage::Network => Some(Box::new(NoneSource::new(stage))),
         // Ec2Local (ephemeral DHCP in the local stage) is not built yet.
         "Ec2" if stage == Stage::Network => Some(Box::new(Ec2::new(stage, opts.clone()))),
+        "GCE" => Some(Box::new(crate::gce::Gce::new(stage, opts.clone()))),
+        "DigitalOcean" if stage == Stage::Local => Some(Box::new(
+            crate::digitalocean::DigitalOcean::new(stage, opts.clone()),
+        )),
+        "Hetzner" if stage == Stage::Local => {
+            Some(Box::new(crate::hetzner::Hetzner::new(stage, opts.clone())))
+        }
+        "Vultr" if stage == Stage::Local => {
+            Some(Box::new(crate::vultr::Vultr::new(stage, opts.clone())))
+        }
+        "AliYun" => Some(Box::new(crate::aliyun::AliYun::new(stage, opts.clone()))),
+        "Scaleway" if stage == Stage::Local => Some(Box::new(crate::scaleway::Scaleway::new(
+            stage,
+            opts.clone(),
+        ))),
+        "UpCloud" => Some(Box::new(crate::upcloud::UpCloud::new(stage, opts.clone()))),
+        "Akamai" => Some(Box::new(crate::akamai::Akamai::new(stage, opts.clone()))),
+        "Exoscale" if stage == Stage::Network => Some(Box::new(crate::exoscale::Exoscale::new(
+            stage,
+            opts.clone(),
+        ))),
+        "CloudStack" if stage == Stage::Network => Some(Box::new(
+            crate::cloudstack::CloudStack::new(stage, opts.clone()),
+        )),
+        "OpenStack" => Some(Box::new(crate::openstack::OpenStack::new(
+            stage,
+            opts.clone(),
+        ))),
+        "ConfigDrive" if stage == Stage::Local => Some(Box::new(
+            crate::configdrive::ConfigDrive::new(stage, opts.clone()),
+        )),
+        "Oracle" => Some(Box::new(crate::oracle::Oracle::new(stage, opts.clone()))),
+        "Azure" if stage == Stage::Local => {
+            Some(Box::new(crate::azure::Azure::new(stage, opts.clone())))
+        }
+        "LXD" if stage == Stage::Local => Some(Box::new(crate::lxd::Lxd::new(stage, opts.clone()))),
+        "VMware" => Some(Box::new(crate::vmware::Vmware::new(stage, opts.clone()))),
         _ => None,
     }
 }
@@ -99,6 +136,70 @@ pub fn from_cache(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>
             Ok(Box::new(NoCloud::restore(stage, opts.clone(), v)?))
         }
         Some("DataSourceEc2") => Ok(Box::new(Ec2::restore(stage, opts.clone(), v)?)),
+        Some("DataSourceGCE") | Some("DataSourceGCELocal") => {
+            Ok(Box::new(crate::gce::Gce::restore(stage, opts.clone(), v)?))
+        }
+        Some("DataSourceDigitalOcean") => Ok(Box::new(crate::digitalocean::DigitalOcean::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceHetzner") => Ok(Box::new(crate::hetzner::Hetzner::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceVultr") => Ok(Box::new(crate::vultr::Vultr::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceAliYun") | Some("DataSourceAliYunLocal") => Ok(Box::new(
+            crate::aliyun::AliYun::restore(stage, opts.clone(), v)?,
+        )),
+        Some("DataSourceScaleway") => Ok(Box::new(crate::scaleway::Scaleway::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceUpCloud") | Some("DataSourceUpCloudLocal") => Ok(Box::new(
+            crate::upcloud::UpCloud::restore(stage, opts.clone(), v)?,
+        )),
+        Some("DataSourceAkamai") | Some("DataSourceAkamaiLocal") => Ok(Box::new(
+            crate::akamai::Akamai::restore(stage, opts.clone(), v)?,
+        )),
+        Some("DataSourceExoscale") => Ok(Box::new(crate::exoscale::Exoscale::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceCloudStack") => Ok(Box::new(crate::cloudstack::CloudStack::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceOpenStack") | Some("DataSourceOpenStackLocal") => Ok(Box::new(
+            crate::openstack::OpenStack::restore(stage, opts.clone(), v)?,
+        )),
+        Some("DataSourceConfigDrive") => Ok(Box::new(crate::configdrive::ConfigDrive::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceOracle") | Some("DataSourceOracleNet") => Ok(Box::new(
+            crate::oracle::Oracle::restore(stage, opts.clone(), v)?,
+        )),
+        Some("DataSourceAzure") => Ok(Box::new(crate::azure::Azure::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
+        Some("DataSourceLXD") => Ok(Box::new(crate::lxd::Lxd::restore(stage, opts.clone(), v)?)),
+        Some("DataSourceVMware") => Ok(Box::new(crate::vmware::Vmware::restore(
+            stage,
+            opts.clone(),
+            v,
+        )?)),
         Some("DataSourceNone") => Ok(Box::new(NoneSource::restore(stage, v)?)),
         other => Err(SourceError::Cache(format!(
             "unknown datasource class {}",

@@ -65,3 +65,11 @@ fn required_command_missing_warns_and_fails() {
     let env = TestEnv::new(json!({"random_seed": {"command": ["pollinate"]}}));
     handle(&env.ctx("seed_random")).unwrap();
 }
+
+#[test]
+fn binary_metadata_seeds_are_decoded() {
+    assert_eq!(super::metadata_seed(&json!("text seed")), b"text seed");
+    assert_eq!(super::metadata_seed(&json!("ci-b64:/wA=")), [0xff, 0x00]);
+    // Not base64 after the prefix: taken as text, as it came.
+    assert_eq!(super::metadata_seed(&json!("ci-b64:!!")), b"ci-b64:!!");
+}

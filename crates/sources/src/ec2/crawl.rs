@@ -177,7 +177,7 @@ impl Session {
 /// a leaf, `N=name` a public key served at `N/openssh-key`;
 /// `security-credentials` is never fetched. Leaves keep first-seen order
 /// (a repeated name keeps its first position and last resource).
-pub(super) fn parse_listing(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+pub(crate) fn parse_listing(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut leaves: Vec<(String, String)> = Vec::new();
     let mut children: Vec<String> = Vec::new();
     for line in text.lines() {
@@ -209,7 +209,7 @@ pub(super) fn parse_listing(text: &str) -> (Vec<(String, String)>, Vec<String>) 
 
 /// Upstream `MetadataLeafDecoder`: `{…}` is JSON when it parses, text
 /// with newlines becomes a list of lines, anything else stays text.
-pub(super) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
+pub(crate) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
     if blob.is_empty() {
         return json!("");
     }
@@ -227,7 +227,7 @@ pub(super) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
     json!(text)
 }
 
-pub(super) fn combine_url(base: &str, add: &str) -> String {
+pub(crate) fn combine_url(base: &str, add: &str) -> String {
     format!(
         "{}/{}",
         base.trim_end_matches('/'),
@@ -236,7 +236,7 @@ pub(super) fn combine_url(base: &str, add: &str) -> String {
 }
 
 /// Upstream `util.maybe_b64decode` (`b64decode(data, validate=True)`).
-pub(super) fn maybe_b64decode(data: Vec<u8>) -> Vec<u8> {
+pub(crate) fn maybe_b64decode(data: Vec<u8>) -> Vec<u8> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine;
     let alphabet_ok = {
