@@ -139,7 +139,8 @@ pub(crate) fn read_di_cfg(host: &Host, into: &mut Settings) -> Result<(), String
     if p.is_file() {
         let text = host.read(DI_CFG).map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&text);
-        for raw in text.lines() {
+        // `while read line` stops before a last line without a newline.
+        for raw in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
             let line = read_first_line(raw);
             let line = line.split('#').next().unwrap_or("");
             let Some((key, val)) = line.split_once(':') else {

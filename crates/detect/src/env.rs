@@ -15,6 +15,12 @@ pub struct Env {
     /// `DI_LOG`: `stderr`, or a log file path on this machine. `None` means
     /// `<root>/run/cloud-init/ds-identify.log`.
     pub di_log: Option<String>,
+    /// `VMX_GUESTINFO` and the `VMX_GUESTINFO_{METADATA,USERDATA,VENDORDATA}`
+    /// data: the VMware datasource's transport for containers.
+    pub vmx_guestinfo: Option<String>,
+    pub vmx_guestinfo_metadata: Option<String>,
+    pub vmx_guestinfo_userdata: Option<String>,
+    pub vmx_guestinfo_vendordata: Option<String>,
 }
 
 impl Default for Env {
@@ -24,6 +30,10 @@ impl Default for Env {
             systemd_virtualization: None,
             debug_level: 1,
             di_log: None,
+            vmx_guestinfo: None,
+            vmx_guestinfo_metadata: None,
+            vmx_guestinfo_userdata: None,
+            vmx_guestinfo_vendordata: None,
         }
     }
 }
@@ -39,6 +49,10 @@ impl Env {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(1),
             di_log: var("DI_LOG"),
+            vmx_guestinfo: var("VMX_GUESTINFO"),
+            vmx_guestinfo_metadata: var("VMX_GUESTINFO_METADATA"),
+            vmx_guestinfo_userdata: var("VMX_GUESTINFO_USERDATA"),
+            vmx_guestinfo_vendordata: var("VMX_GUESTINFO_VENDORDATA"),
         }
     }
 }

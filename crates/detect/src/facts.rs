@@ -2,11 +2,12 @@
 
 use crate::blkid::{self, FsInfo};
 use crate::log::DiLog;
-use crate::shellish::read_first_line;
+use crate::shellish::{read_first_line, shell_read};
 use crate::Env;
 use ci_host::{Cmd, Host};
 
 pub const UNAVAILABLE: &str = "unavailable";
+const ERROR: &str = "error";
 const DMI_DIR: &str = "/sys/class/dmi/id";
 
 /// Machine facts, named after the `DI_*` variables upstream logs.
@@ -50,7 +51,10 @@ pub(crate) fn early(host: &Host, env: &Env, log: &mut DiLog) -> Facts {
             .unwrap_or_else(|| "Linux".into()),
         uname_kernel_version: read_proc_line(host, "/proc/sys/kernel/version")
             .unwrap_or_else(|| UNAVAILABLE.into()),
-        uname_machine: std::env::consts::ARCH.to_string(),
+        // `uname -m` (Linux 6.1+ has it as a sysctl); older kernels: the
+        // architecture we were built for.
+        uname_machine: read_proc_line(host, "/proc/sys/kernel/arch")
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
         ..Facts::default()
     };
     f.virt = detect_virt(host, env, log);
@@ -61,12 +65,12 @@ pub(crate) fn early(host: &Host, env: &Env, log: &mut DiLog) -> Facts {
 /// DMI, the PID 1 product name and filesystems.
 pub(crate) fn rest(host: &Host, f: &mut Facts, log: &mut DiLog) {
     f.pid_1_product_name = pid1_product_name(host);
-    f.dmi_sys_vendor = dmi_field(host, "sys_vendor");
-    f.dmi_board_name = dmi_field(host, "board_name");
-    f.dmi_chassis_asset_tag = dmi_field(host, "chassis_asset_tag");
-    f.dmi_product_name = dmi_field(host, "product_name");
-    f.dmi_product_serial = dmi_field(host, "product_serial");
-    f.dmi_product_uuid = dmi_field(host, "product_uuid");
+    f.dmi_sys_vendor = dmi_field(host, "sys_vendor", log);
+    f.dmi_board_name = dmi_field(host, "board_name", log);
+    f.dmi_chassis_asset_tag = dmi_field(host, "chassis_asset_tag", log);
+    f.dmi_product_name = dmi_field(host, "product_name", log);
+    f.dmi_product_serial = dmi_field(host, "product_serial", log);
+    f.dmi_product_uuid = dmi_field(host, "product_uuid", log);
     f.fs = fs_info(host, f.is_container(), log);
 }
 
@@ -77,17 +81,58 @@ fn read_proc_line(host: &Host, path: &str) -> Option<String> {
 }
 
 /// `unavailable` when the DMI directory has no such file; an unreadable
-/// file is `error`. Without the directory upstream would try `dmidecode`;
-/// we do not spawn it (a few ms on every boot) and report `unavailable`.
-fn dmi_field(host: &Host, key: &str) -> String {
+/// file is `error`. Without the directory (no SMBIOS, some containers) ask
+/// `dmidecode`, as upstream does.
+fn dmi_field(host: &Host, key: &str, log: &mut DiLog) -> String {
+    if !host.is_dir(DMI_DIR) {
+        return dmidecode(host, key, log);
+    }
     let path = format!("{DMI_DIR}/{key}");
     if !host.resolve(&path).is_file() {
         return UNAVAILABLE.into();
     }
-    match host.read(&path) {
-        Ok(b) => read_first_line(&String::from_utf8_lossy(&b)),
-        Err(_) => "error".into(),
+    // `read` fails on an empty file or one without a newline: `error`.
+    match host
+        .read(&path)
+        .map(|b| shell_read(&String::from_utf8_lossy(&b)))
+    {
+        Ok((v, true)) => v,
+        _ => ERROR.into(),
     }
+}
+
+/// Upstream `dmi_decode`: the sysfs names mapped to dmidecode's keywords.
+fn dmidecode(host: &Host, key: &str, log: &mut DiLog) -> String {
+    let keyword = match key {
+        "sys_vendor" => Some("system-manufacturer"),
+        "product_name" => Some("system-product-name"),
+        "product_uuid" => Some("system-uuid"),
+        "product_serial" => Some("system-serial-number"),
+        "chassis_asset_tag" => Some("chassis-asset-tag"),
+        _ => None,
+    };
+    let arg = format!("--string={}", keyword.unwrap_or(""));
+    let cmd = Cmd::new(["dmidecode", "--quiet", arg.as_str()]);
+    // Only a keyword dmidecode knows is asked for; whether the program
+    // exists is known from trying.
+    let out = match keyword {
+        Some(_) => host.runner().execute(host, &cmd),
+        None => host
+            .runner()
+            .execute(host, &Cmd::new(["dmidecode", "--version"])),
+    };
+    let Ok(out) = out else {
+        log.warn(format!("No dmidecode program. Cannot read {key}."));
+        return ERROR.into();
+    };
+    if keyword.is_none() {
+        log.error(format!("Unknown field {key}. Cannot call dmidecode."));
+        return ERROR.into();
+    }
+    if out.status != 0 {
+        return ERROR.into();
+    }
+    out.stdout_str().trim_end_matches('\n').to_string()
 }
 
 fn detect_virt(host: &Host, env: &Env, log: &mut DiLog) -> String {

@@ -4,10 +4,11 @@
 //! `.ds-identify.result` and appends to `ds-identify.log`.
 
 use crate::cfg::{self, Settings, DEFAULT_DSLIST};
-use crate::checks::{check_for, Found, Probe};
+use crate::checks::{Found, Probe};
 use crate::facts::{self, Facts};
 use crate::log::DiLog;
 use crate::policy::{Mode, OnFound, OnMaybe, OnNotFound, Policy};
+use crate::shellish::shell_read;
 use crate::Env;
 use ci_host::{Host, WriteOpts};
 
@@ -132,10 +133,10 @@ pub fn ds_identify(host: &Host, env: &Env, force: bool, args: &[String]) -> Iden
 
 /// Upstream reads the first field of `/proc/uptime` as text.
 fn uptime(host: &Host) -> String {
-    host.read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| facts::UNAVAILABLE.into())
+    match host.read_to_string("/proc/uptime").map(|t| shell_read(&t)) {
+        Ok((line, true)) => line.split_whitespace().next().unwrap_or("").to_string(),
+        _ => facts::UNAVAILABLE.into(),
+    }
 }
 
 fn flush_log(host: &Host, env: &Env, log: &mut DiLog) {
@@ -233,7 +234,7 @@ impl Run<'_> {
             }
             _ => {}
         }
-        self.search(&policy, &dslist)
+        self.search(env, &policy, &dslist)
     }
 
     /// Upstream `is_disabled`, preceded by our reading of
@@ -362,49 +363,51 @@ impl Run<'_> {
         }
     }
 
-    fn search(&mut self, policy: &Policy, dslist: &[String]) -> Verdict {
+    fn search(&mut self, env: &Env, policy: &Policy, dslist: &[String]) -> Verdict {
         let files = cfg::cloud_cfg_files(self.host);
         let mut found: Vec<String> = Vec::new();
         let mut maybe: Vec<String> = Vec::new();
+        // Extra config from the checks (upstream `_RET_excfg`), joined as
+        // the script joins it: a newline before each one after the first.
+        let (mut found_cfg, mut maybe_cfg) = (String::new(), String::new());
+        let facts = self.facts.clone();
+        let mut probe = Probe::new(self.host, env, &facts, &files, dslist, &mut self.log);
         for ds in dslist {
-            let Some(check) = check_for(ds) else {
-                if cfg::DEFAULT_DSLIST.contains(&ds.as_str()) {
-                    // Upstream has a check; we do not support this cloud yet.
-                    self.log.debug(
-                        1,
-                        format!("No check for datasource '{ds}' in cloud-init-rs yet; skipped"),
-                    );
-                } else {
-                    self.log.warn(format!(
-                        "No check method 'dscheck_{ds}' for datasource '{ds}'"
-                    ));
-                }
-                continue;
-            };
-            self.log.debug(
+            probe.log.debug(
                 2,
                 format!("Checking for datasource '{ds}' via 'dscheck_{ds}'"),
             );
-            let probe = Probe {
-                host: self.host,
-                facts: &self.facts,
-                cfg_files: &files,
+            let Some(answer) = probe.check(ds) else {
+                probe.log.warn(format!(
+                    "No check method 'dscheck_{ds}' for datasource '{ds}'"
+                ));
+                continue;
             };
-            match check.run(&probe) {
+            let (list, cfg) = match answer {
                 Found::Yes => {
-                    self.log
+                    probe
+                        .log
                         .debug(1, format!("check for '{ds}' returned found"));
-                    found.push(ds.clone());
+                    (&mut found, &mut found_cfg)
                 }
                 Found::Maybe => {
-                    self.log
+                    probe
+                        .log
                         .debug(1, format!("check for '{ds}' returned maybe"));
-                    maybe.push(ds.clone());
+                    (&mut maybe, &mut maybe_cfg)
                 }
-                Found::No => self
-                    .log
-                    .debug(2, format!("check for '{ds}' returned not-found[1]")),
+                Found::No => {
+                    probe
+                        .log
+                        .debug(2, format!("check for '{ds}' returned not-found[1]"));
+                    continue;
+                }
+            };
+            list.push(ds.clone());
+            if !cfg.is_empty() {
+                cfg.push('\n');
             }
+            cfg.push_str(&probe.excfg);
         }
         self.log.debug(
             2,
@@ -428,7 +431,7 @@ impl Run<'_> {
                     found.truncate(1);
                 }
             }
-            return self.found(policy, &found, "");
+            return self.found(policy, &found, &found_cfg);
         }
         if !maybe.is_empty() && policy.maybe != OnMaybe::None {
             self.log.debug(
@@ -439,7 +442,7 @@ impl Run<'_> {
                     maybe.join(" ")
                 ),
             );
-            return self.found(policy, &maybe, "");
+            return self.found(policy, &maybe, &maybe_cfg);
         }
         self.record_notfound(policy);
         let base = format!(

@@ -15,7 +15,7 @@
 //!   and writes `/run/cloud-init/enabled`, or removes the link and writes
 //!   `/run/cloud-init/disabled`.
 //!
-//! New clouds are rows in [`checks::CHECKS`].
+//! New clouds are a check function and a row in `checks::CHECKS`.
 
 mod blkid;
 mod cfg;

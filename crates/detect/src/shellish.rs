@@ -20,6 +20,13 @@ pub(crate) fn read_first_line(text: &str) -> String {
     out.trim_matches(|c| c == ' ' || c == '\t').to_string()
 }
 
+/// `read var < file` with its status: the value, and whether `read`
+/// succeeded (it fails at end of input without a newline, yet still sets
+/// the variable).
+pub(crate) fn shell_read(text: &str) -> (String, bool) {
+    (read_first_line(text), text.contains('\n'))
+}
+
 /// `trim`: strip all leading and trailing whitespace.
 pub(crate) fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_ascii_whitespace())
@@ -105,6 +112,8 @@ mod tests {
             "ds=nocloud;x"
         );
         assert_eq!(read_first_line(""), "");
+        assert_eq!(shell_read("ec2abc"), ("ec2abc".to_string(), false));
+        assert_eq!(shell_read(" x \n"), ("x".to_string(), true));
     }
 
     #[test]
