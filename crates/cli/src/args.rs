@@ -193,16 +193,38 @@ pub struct CleanArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    #[arg(short = 'c', long = "config-file")]
+    /// Path of the cloud-config or network-config YAML file to validate.
+    #[arg(short = 'c', long = "config-file", value_name = "CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
-    #[arg(short = 't', long = "schema-type")]
+    /// When providing --config-file, the schema type to validate config
+    /// against. Default: cloud-config.
+    #[arg(
+        short = 't',
+        long = "schema-type",
+        value_name = "{cloud-config,network-config}"
+    )]
     pub schema_type: Option<String>,
-    #[arg(short = 'i', long = "instance-data")]
+    /// Path to instance-data.json file for variable expansion of
+    /// '##template: jinja' user-data. Default:
+    /// /run/cloud-init/instance-data-sensitive.json (root) or
+    /// /run/cloud-init/instance-data.json.
+    #[arg(short = 'i', long = "instance-data", value_name = "INSTANCE_DATA")]
     pub instance_data: Option<PathBuf>,
+    /// Validate the system instance-data provided as vendor-data,
+    /// vendor2-data, user-data and network-config (under --root).
     #[arg(long = "system")]
     pub system: bool,
+    /// Annotate existing cloud-config file with errors.
     #[arg(long = "annotate")]
     pub annotate: bool,
+    /// Output format (cloud-init-rs): `text` is upstream's output; `json`
+    /// prints one document {"valid": BOOL, "files": [{"type", "schema",
+    /// "path", "status": valid|invalid|skipped|error, "errors" and
+    /// "deprecations": [{"path", "line", "column", "message"}], "notes"}]}
+    /// with the same exit code. --annotate is ignored with json.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,33 +1,78 @@
 //! `cloud-init schema`.
 
-use crate::cmds::not_yet;
-/// `cloud-init schema -c FILE [-t TYPE] [--annotate]`.
+use ci_schema::{Format, SchemaType, SystemLayout};
+use std::path::PathBuf;
+
+/// `cloud-init schema -c FILE [-t TYPE] [-i FILE] [--annotate] [--format F]`
+/// or `--system`.
 pub(crate) fn schema(a: &crate::args::SchemaArgs) -> i32 {
-    if a.system {
-        return not_yet("schema --system");
-    }
-    if a.instance_data.is_some() {
-        return not_yet("schema --instance-data (jinja user-data)");
-    }
-    let Some(file) = &a.config_file else {
-        eprintln!("Error: Expected one of --config-file or --system arguments");
-        return 1;
+    let (root, files) = root_and_files();
+    let host = ci_host::Host::new(&root);
+    let cfg =
+        ci_config::load::load_config(&host, &ci_config::load::LoadOptions::from_env(&files)).0;
+    let paths = crate::paths_of(&cfg);
+    let layout = SystemLayout {
+        root: root.clone(),
+        cloud_dir: paths.cloud_dir.clone(),
+        run_dir: paths.run_dir.clone(),
+        // Tests run on a temp root as a normal user; only the real system
+        // needs root to read the instance's data.
+        as_root: ci_host::Host::running_as_root() || root != std::path::Path::new("/"),
     };
+    schema_with(a, &layout)
+}
+
+/// The global `--root` and `-f` options, which `cmds.rs` does not hand on.
+fn root_and_files() -> (PathBuf, Vec<PathBuf>) {
+    use clap::Parser;
+    match crate::args::Cli::try_parse() {
+        Ok(cli) => (cli.root, cli.files),
+        Err(_) => (PathBuf::from("/"), Vec::new()),
+    }
+}
+
+pub(crate) fn schema_with(a: &crate::args::SchemaArgs, layout: &SystemLayout) -> i32 {
+    if a.config_file.is_some() == a.system {
+        eprintln!("Error:\nExpected one of --config-file or --system arguments");
+        return 1;
+    }
     let schema_type = match a.schema_type.as_deref() {
-        None | Some("cloud-config") => ci_schema::SchemaType::CloudConfig,
-        Some("network-config") => ci_schema::SchemaType::NetworkConfig,
+        None | Some("cloud-config") => SchemaType::CloudConfig,
+        Some("network-config") => SchemaType::NetworkConfig,
         Some(other) => {
             eprintln!(
-                "Error: invalid choice: '{other}' (choose from 'cloud-config', 'network-config')"
+                "cloud-init schema: error: argument -t/--schema-type: invalid choice: '{other}' (choose from 'cloud-config', 'network-config')"
             );
             return 2;
         }
     };
-    let out = ci_schema::run_schema(&ci_schema::SchemaArgs {
-        config_file: file.display().to_string(),
+    let format = if a.format == "json" {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let mut args = ci_schema::SchemaArgs {
+        config_file: String::new(),
         schema_type,
         annotate: a.annotate,
-    });
+        instance_data: a.instance_data.clone(),
+        format,
+    };
+    let out = if a.system {
+        if a.schema_type.is_some() && format == Format::Text {
+            println!(
+                "WARNING: The --schema-type parameter is inapplicable when --system is present"
+            );
+        }
+        ci_schema::run_system(&args, layout)
+    } else {
+        let file = a.config_file.clone().unwrap_or_default();
+        args.config_file = file.display().to_string();
+        if args.instance_data.is_none() {
+            args.instance_data = Some(layout.default_instance_data());
+        }
+        ci_schema::run_schema(&args)
+    };
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     out.exit_code

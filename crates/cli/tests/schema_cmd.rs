@@ -45,3 +45,156 @@ fn schema_command_matches_upstream_output() {
         }
     }
 }
+
+fn run(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cloud-init"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// A target root with an instance directory behind `instance`, as the
+/// boot stages leave it.
+fn seeded_root(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let idir = root.path().join("var/lib/cloud/instances/i-abc");
+    std::fs::create_dir_all(&idir).unwrap();
+    std::os::unix::fs::symlink(
+        "/var/lib/cloud/instances/i-abc",
+        root.path().join("var/lib/cloud/instance"),
+    )
+    .unwrap();
+    for (name, text) in files {
+        std::fs::write(idir.join(name), text).unwrap();
+    }
+    root
+}
+
+#[test]
+fn system_validates_the_instance_under_root() {
+    let root = seeded_root(&[
+        (
+            "cloud-config.txt",
+            "#cloud-config\nusers:\n  - name: a\n    lock-passwd: true\n",
+        ),
+        ("vendor-cloud-config.txt", "#cloud-config\nruncmd: 5\n"),
+    ]);
+    let r = root.path().to_str().unwrap();
+    let (stdout, stderr, code) = run(root.path(), &["--root", r, "schema", "--system"]);
+    assert_eq!(
+        stdout,
+        "Found cloud-config data types: user-data, vendor-data\n\n\
+         1. user-data at /var/lib/cloud/instances/i-abc/cloud-config.txt:\n\
+         Cloud config schema deprecations: users.0.lock-passwd:  Deprecated in version 22.3. Use **lock_passwd** instead.\n  \
+         Valid schema user-data\n\n\
+         2. vendor-data at /var/lib/cloud/instances/i-abc/vendor-cloud-config.txt:\n  \
+         Invalid vendor-data /var/lib/cloud/instances/i-abc/vendor-cloud-config.txt\n"
+    );
+    assert_eq!(
+        stderr,
+        "  Error: Cloud config schema errors: runcmd: 5 is not of type 'array'\n\n\
+         Error: Invalid schema: vendor-data\n\n"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn system_without_user_data_and_exclusive_flags() {
+    let root = seeded_root(&[]);
+    let r = root.path().to_str().unwrap();
+    let (_, stderr, code) = run(root.path(), &["--root", r, "schema", "--system"]);
+    assert_eq!(
+        stderr,
+        "Error: Config file /var/lib/cloud/instances/i-abc/cloud-config.txt does not exist\n"
+    );
+    assert_eq!(code, 1);
+    let (_, stderr, code) = run(root.path(), &["--root", r, "schema"]);
+    assert_eq!(
+        stderr,
+        "Error:\nExpected one of --config-file or --system arguments\n"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn format_json_lists_problems_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("u.yaml"),
+        "#cloud-config\napt_update: true\npackages: curl\n",
+    )
+    .unwrap();
+    let (stdout, stderr, code) = run(dir.path(), &["schema", "-c", "u.yaml", "--format", "json"]);
+    assert_eq!((stderr.as_str(), code), ("", 1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    let f = &doc["files"][0];
+    assert_eq!(f["path"], "u.yaml");
+    assert_eq!(f["status"], "invalid");
+    assert_eq!(
+        f["errors"],
+        serde_json::json!([{"path": "packages", "line": 3, "column": 1,
+                            "message": "'curl' is not of type 'array'"}])
+    );
+    assert_eq!(f["deprecations"][0]["path"], "apt_update");
+    assert_eq!(f["deprecations"][0]["line"], 2);
+}
+
+#[test]
+fn jinja_user_data_renders_with_instance_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("u.yaml"),
+        "## template: jinja\n#cloud-config\nhostname: {{ v1.local_hostname }}\nruncmd: {{ v1.cloud_name }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("id.json"),
+        r#"{"v1": {"local_hostname": "h1", "cloud_name": "nocloud"}}"#,
+    )
+    .unwrap();
+    let (stdout, stderr, code) = run(dir.path(), &["schema", "-c", "u.yaml", "-i", "id.json"]);
+    assert_eq!(stdout, "Invalid user-data u.yaml\n");
+    assert_eq!(
+        stderr,
+        "Error: Cloud config schema errors: runcmd: 'nocloud' is not of type 'array'\n\n\
+         Error: Invalid schema: user-data\n\n"
+    );
+    assert_eq!(code, 1);
+    let (_, stderr, code) = run(dir.path(), &["schema", "-c", "u.yaml", "-i", "nope.json"]);
+    assert_eq!(
+        stderr,
+        "Error:\nCannot render jinja template vars. Instance data not yet present at nope.json\n"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn network_config_matches_upstream_output() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/tests");
+    for case in ["net-v2-dhcp-maybe", "net-v1-bond", "net-empty-network"] {
+        let exp: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(tests.join(format!("expected/{case}.json"))).unwrap(),
+        )
+        .unwrap();
+        let file = exp["file"].as_str().unwrap();
+        let (stdout, stderr, code) = run(
+            &tests.join("corpus"),
+            &["schema", "-c", file, "-t", "network-config"],
+        );
+        let want = &exp["plain"];
+        assert_eq!(stdout, want["stdout"].as_str().unwrap(), "{case}");
+        assert_eq!(stderr, want["stderr"].as_str().unwrap(), "{case}");
+        assert_eq!(
+            i64::from(code),
+            want["exit_code"].as_i64().unwrap(),
+            "{case}"
+        );
+    }
+}

@@ -82,29 +82,35 @@ fn by_line<'p>(problems: &'p [Problem], marks: &Marks) -> BTreeMap<usize, Vec<&'
 /// marks. Upstream crashes on a path without a mark (an error about a whole
 /// list or the document); we use the nearest marked parent, else line 1.
 fn line_of(path: &str, marks: &Marks) -> usize {
-    if let Some(line) = format_line(path) {
-        return line;
+    locate(path, marks).0
+}
+
+/// (line, column) of a problem path, both 1-based, by the rules of
+/// [`line_of`].
+pub(crate) fn locate(path: &str, marks: &Marks) -> (usize, usize) {
+    if let Some(pos) = format_mark(path) {
+        return pos;
     }
     let mut p = path;
     loop {
-        if let Some((line, _)) = marks.get(p) {
-            return *line;
+        if let Some(pos) = marks.get(p) {
+            return *pos;
         }
         match p.rfind('.') {
             Some(i) => p = p.get(..i).unwrap_or(""),
-            None => return 1,
+            None => return (1, 1),
         }
     }
 }
 
-fn format_line(path: &str) -> Option<usize> {
+fn format_mark(path: &str) -> Option<(usize, usize)> {
     let rest = path.strip_prefix("format-l")?;
     let (line, rest) = rest.split_once(".c")?;
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    if digits == 0 || line.is_empty() || !line.chars().all(|c| c.is_ascii_digit()) {
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() || line.is_empty() || !line.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    line.parse().ok()
+    Some((line.parse().ok()?, digits.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! `cloud-init schema -c FILE [-t TYPE] [--annotate]`: upstream's stdout,
-//! stderr and exit code for one config file.
+//! `cloud-init schema`: upstream's stdout, stderr and exit code for
+//! `-c FILE [-t TYPE] [-i INSTANCE_DATA] [--annotate]` and `--system`, plus
+//! our `--format json`.
 
-use crate::annotate::annotate;
-use crate::problems::{sort_unique, validate_cloud_config, Problem, Problems};
-use ci_yaml::Marks;
-use std::path::Path;
+use crate::check::{check_part, Check, Verdict};
+use crate::json::render_json;
+use std::path::PathBuf;
 
 /// Which schema `-t/--schema-type` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,23 +22,27 @@ impl SchemaType {
             SchemaType::NetworkConfig => "network-config",
         }
     }
-
-    /// The instance-data name upstream reports (`user-data`, ...).
-    fn data_name(self) -> &'static str {
-        match self {
-            SchemaType::CloudConfig => "user-data",
-            SchemaType::NetworkConfig => "network-config",
-        }
-    }
 }
 
-/// Command-line options of `cloud-init schema` this crate handles.
+/// `--format`: upstream's text, or our JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Command-line options of `cloud-init schema -c` this crate handles.
 #[derive(Debug, Clone, Default)]
 pub struct SchemaArgs {
     /// `-c/--config-file`, printed exactly as given.
     pub config_file: String,
     pub schema_type: SchemaType,
     pub annotate: bool,
+    /// `-i/--instance-data`, or the run directory's instance-data file the
+    /// caller picked; read only for `## template: jinja` user-data.
+    pub instance_data: Option<PathBuf>,
+    pub format: Format,
 }
 
 /// What the command printed and its exit code.
@@ -49,33 +53,46 @@ pub struct Output {
     pub exit_code: i32,
 }
 
-impl Output {
-    fn out(&mut self, line: &str) {
-        self.stdout.push_str(line);
-        self.stdout.push('\n');
-    }
+/// The instance-data kind of one validated file, as upstream names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    UserData,
+    VendorData,
+    Vendor2Data,
+    NetworkConfig,
+}
 
-    /// Upstream's `error(msg, fmt="Error: {}\n")` through `print`.
-    fn err(&mut self, msg: &str) {
-        self.stderr.push_str("Error: ");
-        self.stderr.push_str(msg);
-        self.stderr.push_str("\n\n");
+impl DataType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::UserData => "user-data",
+            DataType::VendorData => "vendor-data",
+            DataType::Vendor2Data => "vendor2-data",
+            DataType::NetworkConfig => "network-config",
+        }
     }
 }
 
-/// Runs the command on a file of the local filesystem (relative paths
-/// against the current directory, as upstream).
+/// One file to validate: how messages name it and where it is read.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub data_type: DataType,
+    pub schema_type: SchemaType,
+    /// The path as upstream prints it.
+    pub display: String,
+    /// The path on this machine (under `--root`).
+    pub real: PathBuf,
+}
+
+/// Runs `-c FILE` on the local filesystem (relative paths against the
+/// current directory, as upstream).
 pub fn run_schema(args: &SchemaArgs) -> Output {
-    let path = Path::new(&args.config_file);
-    if !path.exists() {
-        return Output {
-            stderr: format!("Error: Config file {} does not exist\n", args.config_file),
-            exit_code: 1,
-            ..Output::default()
-        };
+    let part = config_file_part(args);
+    if !part.real.exists() {
+        return missing_file(&part.display);
     }
-    match std::fs::read(path) {
-        Ok(bytes) => run_schema_on_bytes(args, &bytes),
+    match std::fs::read(&part.real) {
+        Ok(bytes) => run_parts(args, &[(part, bytes)], false),
         Err(e) => Output {
             stderr: format!("Error: Cannot read {}: {e}\n", args.config_file),
             exit_code: 1,
@@ -84,215 +101,137 @@ pub fn run_schema(args: &SchemaArgs) -> Output {
     }
 }
 
-/// Outcome of validating one file, before the shared reporting.
-enum Verdict {
-    /// Nothing printed as "Valid"/"Invalid" (empty, other user-data type).
-    Skipped,
-    Valid,
-    Invalid(Vec<Problem>),
-    /// Upstream's RuntimeError path (the document is not a mapping).
-    NotADict(String),
+/// Runs `-c` on contents already read; `args.config_file` only names the
+/// file in messages.
+pub fn run_schema_on_bytes(args: &SchemaArgs, bytes: &[u8]) -> Output {
+    run_parts(args, &[(config_file_part(args), bytes.to_vec())], false)
 }
 
-/// Runs the command on file contents already read; `args.config_file`
-/// only names the file in messages.
-pub fn run_schema_on_bytes(args: &SchemaArgs, bytes: &[u8]) -> Output {
+fn config_file_part(args: &SchemaArgs) -> Part {
+    let data_type = match args.schema_type {
+        SchemaType::CloudConfig => DataType::UserData,
+        SchemaType::NetworkConfig => DataType::NetworkConfig,
+    };
+    Part {
+        data_type,
+        schema_type: args.schema_type,
+        display: args.config_file.clone(),
+        real: PathBuf::from(&args.config_file),
+    }
+}
+
+pub(crate) fn missing_file(display: &str) -> Output {
+    Output {
+        stderr: format!("Error: Config file {display} does not exist\n"),
+        exit_code: 1,
+        ..Output::default()
+    }
+}
+
+/// Validates every part and reports as upstream's `handle_schema_args`;
+/// `system` selects the `Valid schema <type>` wording of `--system`.
+pub(crate) fn run_parts(args: &SchemaArgs, parts: &[(Part, Vec<u8>)], system: bool) -> Output {
+    let json_args;
+    let args = if args.format == Format::Json {
+        json_args = SchemaArgs {
+            annotate: false,
+            ..args.clone()
+        };
+        &json_args
+    } else {
+        args
+    };
+    let mut checks: Vec<(&Part, Check)> = Vec::new();
+    for (part, bytes) in parts {
+        let check = check_part(part, args, &String::from_utf8_lossy(bytes));
+        let fatal = matches!(check.verdict, Verdict::Abort(_));
+        checks.push((part, check));
+        // Upstream exits on a template it cannot render.
+        if fatal {
+            break;
+        }
+    }
+    match args.format {
+        Format::Text => render_text(&checks, system),
+        Format::Json => render_json(&checks),
+    }
+}
+
+fn render_text(checks: &[(&Part, Check)], system: bool) -> Output {
     let mut out = Output::default();
-    let verdict = validate_file(args, &String::from_utf8_lossy(bytes), &mut out);
-    let name = args.schema_type.data_name();
-    match verdict {
-        Verdict::Skipped => {}
-        Verdict::Valid => out.out(&format!("Valid schema {}", args.config_file)),
-        Verdict::Invalid(errors) => {
-            if !args.annotate {
-                out.out(&format!("Invalid {name} {}", args.config_file));
-                let joined: Vec<String> = errors.iter().map(Problem::format).collect();
-                out.err(&format!(
-                    "Cloud config schema errors: {}",
-                    joined.join(", ")
-                ));
+    let multi = checks.len() > 1;
+    let prefix = if multi { "  " } else { "" };
+    if multi {
+        let types: Vec<&str> = checks.iter().map(|(p, _)| p.data_type.as_str()).collect();
+        out.line(&format!(
+            "Found cloud-config data types: {}",
+            types.join(", ")
+        ));
+    }
+    let mut error_types: Vec<&str> = Vec::new();
+    for (idx, (part, check)) in checks.iter().enumerate() {
+        if multi {
+            out.line(&format!(
+                "\n{}. {} at {}:",
+                idx + 1,
+                part.data_type.as_str(),
+                part.display
+            ));
+        }
+        for note in &check.notes {
+            out.line(note);
+        }
+        let name = part.data_type.as_str();
+        match &check.verdict {
+            Verdict::Skipped => {}
+            Verdict::Valid => {
+                let what = if system { name } else { part.display.as_str() };
+                out.line(&format!("{prefix}Valid schema {what}"));
             }
-            out.err(&format!("Invalid schema: {name}"));
-            out.exit_code = 1;
+            Verdict::Invalid => {
+                if !check.annotate {
+                    out.line(&format!("{prefix}Invalid {name} {}", part.display));
+                    let joined: Vec<String> = check.errors.iter().map(|p| p.format()).collect();
+                    out.err(&format!(
+                        "{prefix}Error: Cloud config schema errors: {}\n",
+                        joined.join(", ")
+                    ));
+                }
+                error_types.push(name);
+            }
+            Verdict::NotADict(msg) => {
+                out.line(&format!("{prefix}Invalid {name}"));
+                out.err(&format!("{prefix}Error: {msg}\n"));
+                error_types.push(name);
+            }
+            Verdict::Abort(msg) => {
+                out.err(&format!("Error:\n{msg}"));
+                out.exit_code = 1;
+                return out;
+            }
         }
-        Verdict::NotADict(msg) => {
-            out.out(&format!("Invalid {name}"));
-            out.err(&msg);
-            out.err(&format!("Invalid schema: {name}"));
-            out.exit_code = 1;
-        }
+    }
+    if !error_types.is_empty() {
+        out.err(&format!(
+            "Error: Invalid schema: {}\n",
+            error_types.join(", ")
+        ));
+        out.exit_code = 1;
     }
     out
 }
 
-fn validate_file(args: &SchemaArgs, content: &str, out: &mut Output) -> Verdict {
-    let file = &args.config_file;
-    if content.is_empty() {
-        out.out(&format!(
-            "Empty '{}' found at {file}. Nothing to validate.",
-            args.schema_type.as_str()
-        ));
-        return Verdict::Skipped;
+impl Output {
+    fn line(&mut self, line: &str) {
+        self.stdout.push_str(line);
+        self.stdout.push('\n');
     }
-    if args.schema_type == SchemaType::NetworkConfig {
-        out.err("network-config validation is not supported yet");
-        out.exit_code = 1;
-        return Verdict::Skipped;
-    }
-    match user_data_type(content) {
-        Some("text/cloud-config") => {}
-        Some("text/jinja2") => {
-            out.err("jinja user-data is not supported yet by cloud-init schema");
-            out.exit_code = 1;
-            return Verdict::Skipped;
-        }
-        Some(other) => {
-            out.out(&format!(
-                "User-data type '{other}' not currently evaluated by cloud-init schema"
-            ));
-            return Verdict::Skipped;
-        }
-        None => {
-            let header = content.split('\n').next().unwrap_or("");
-            return Verdict::Invalid(vec![Problem::new(
-                "format-l1.c1",
-                format!(
-                    "Unrecognized user-data header in {file}: \"{header}\".\nExpected first line to be one of: {}",
-                    valid_headers().join(", ")
-                ),
-            )]);
-        }
-    }
-    let mut errors = merged_part_problems(content);
-    let loaded = if args.annotate {
-        ci_yaml::load_with_marks(content)
-    } else {
-        ci_yaml::load(content).map(|v| (v, Marks::new()))
-    };
-    let (config, marks) = match loaded {
-        Ok(v) => v,
-        Err(e) => {
-            let (line, col) = e.reported_mark();
-            errors.push(Problem::new(
-                format!("format-l{line}.c{col}"),
-                format!("File {file} is not valid YAML. {}", e.pyyaml_text(content)),
-            ));
-            sort_unique(&mut errors);
-            if args.annotate {
-                out.out(&annotate(content, &Marks::new(), &errors, &[]));
-            }
-            return Verdict::Invalid(errors);
-        }
-    };
-    if !config.is_object() && !args.annotate {
-        return Verdict::NotADict(format!(
-            "{} {file} is not a YAML dict.",
-            args.schema_type.as_str()
-        ));
-    }
-    let Problems {
-        errors: schema_errors,
-        deprecations,
-    } = validate_cloud_config(&config);
-    let schema_clean = schema_errors.is_empty() && deprecations.is_empty();
-    errors.extend(schema_errors);
-    report(
-        args,
-        content,
-        &marks,
-        errors,
-        &deprecations,
-        schema_clean,
-        out,
-    )
-}
 
-fn report(
-    args: &SchemaArgs,
-    content: &str,
-    marks: &Marks,
-    errors: Vec<Problem>,
-    deprecations: &[Problem],
-    schema_clean: bool,
-    out: &mut Output,
-) -> Verdict {
-    // Upstream reports merged-part comments only alongside schema findings.
-    if schema_clean {
-        return Verdict::Valid;
+    /// Python's `print(..., file=sys.stderr)`.
+    fn err(&mut self, text: &str) {
+        self.stderr.push_str(text);
+        self.stderr.push('\n');
     }
-    if args.annotate {
-        out.out(&annotate(content, marks, &errors, deprecations));
-    } else if !deprecations.is_empty() {
-        let joined: Vec<String> = deprecations.iter().map(Problem::format).collect();
-        out.out(&format!(
-            "Cloud config schema deprecations: {}",
-            joined.join(", ")
-        ));
-    }
-    if errors.is_empty() {
-        return Verdict::Valid;
-    }
-    let mut errors = errors;
-    sort_unique(&mut errors);
-    Verdict::Invalid(errors)
-}
-
-/// Header prefixes upstream recognises, longest first, and their types.
-const HEADERS: &[(&str, &str)] = &[
-    (
-        "text/x-shellscript-per-instance",
-        "text/x-shellscript-per-instance",
-    ),
-    ("text/x-shellscript-per-boot", "text/x-shellscript-per-boot"),
-    ("text/x-shellscript-per-once", "text/x-shellscript-per-once"),
-    ("#cloud-config-archive", "text/cloud-config-archive"),
-    ("#cloud-config-jsonp", "text/cloud-config-jsonp"),
-    ("## template: jinja", "text/jinja2"),
-    ("#cloud-boothook", "text/cloud-boothook"),
-    ("#part-handler", "text/part-handler"),
-    ("#include-once", "text/x-include-once-url"),
-    ("#cloud-config", "text/cloud-config"),
-    ("#include", "text/x-include-url"),
-    ("#!", "text/x-shellscript"),
-];
-
-/// `type_from_starts_with`: case-insensitive, after leading whitespace.
-fn user_data_type(content: &str) -> Option<&'static str> {
-    let lower = content.to_lowercase();
-    let head = lower.trim_start();
-    HEADERS
-        .iter()
-        .find(|(prefix, _)| head.starts_with(prefix))
-        .map(|(_, t)| *t)
-}
-
-fn valid_headers() -> Vec<&'static str> {
-    let mut v: Vec<&str> = HEADERS
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| p.starts_with('#'))
-        .collect();
-    v.sort();
-    v
-}
-
-/// Comments the user-data merger leaves for parts it dropped.
-fn merged_part_problems(content: &str) -> Vec<Problem> {
-    const PREFIX: &str = "# Cloud-config part ignored SCHEMA_ERROR: ";
-    if !content.contains(PREFIX) {
-        return Vec::new();
-    }
-    content
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.starts_with(PREFIX))
-        .map(|(i, l)| {
-            Problem::new(
-                format!("format-l{}.c1", i + 1),
-                l.replace(PREFIX, "Ignored invalid user-data: "),
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -324,8 +263,35 @@ mod tests {
     }
 
     #[test]
-    fn headers_sorted_like_python() {
-        assert_eq!(valid_headers().first(), Some(&"#!"));
-        assert_eq!(valid_headers().get(1), Some(&"## template: jinja"));
+    fn network_config_v1_error_path() {
+        let args = SchemaArgs {
+            config_file: "n.yaml".into(),
+            schema_type: SchemaType::NetworkConfig,
+            ..SchemaArgs::default()
+        };
+        let o = run_schema_on_bytes(
+            &args,
+            b"network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: maybe\n",
+        );
+        assert_eq!(o.exit_code, 1);
+        assert_eq!(o.stdout, "Invalid network-config n.yaml\n");
+        assert!(o.stderr.contains(
+            "network.ethernets.eth0.dhcp4: 'maybe' is not one of ['yes', 'no', True, False]"
+        ));
+    }
+
+    #[test]
+    fn network_config_empty_is_skipped() {
+        let args = SchemaArgs {
+            config_file: "n.yaml".into(),
+            schema_type: SchemaType::NetworkConfig,
+            ..SchemaArgs::default()
+        };
+        let o = run_schema_on_bytes(&args, b"network: {}\n");
+        assert_eq!(
+            o.stdout,
+            "Skipping network-config schema validation on empty config.\n"
+        );
+        assert_eq!(o.exit_code, 0);
     }
 }

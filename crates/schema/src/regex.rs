@@ -252,4 +252,17 @@ mod tests {
         assert!(!m("^[0-9]{2,3}$", "1234"));
         assert!(m("^a$", "a\n"));
     }
+
+    #[test]
+    fn module_patterns() {
+        let size = r"^([0-9]+)?\.?[0-9]+[BKMGT]$";
+        assert!(m(size, "2G") && m(size, "1.5G") && m(size, ".5M"));
+        assert!(!m(size, "10X") && !m(size, "G"));
+        assert!(m(r"^\+?[0-9]+$", "+5") && !m(r"^\+?[0-9]+$", "5m"));
+        // ` -_` is a range (space to underscore), as in Python.
+        let repo = "^[0-9a-zA-Z -_]+$";
+        assert!(m(repo, "epel testing") && m(repo, "a:b") && !m(repo, "bad name!{"));
+        let csv = "^[-_0-9a-zA-Z]+(,[-_0-9a-zA-Z]+)*$";
+        assert!(m(csv, "a,b-c") && !m(csv, "a,,b"));
+    }
 }

@@ -5,6 +5,9 @@ For every tests/corpus/*.yaml (plus a missing file), runs
 `cloud-init-oracle schema -c NAME` and `... --annotate` with the corpus
 directory as the working directory, and records stdout, stderr and the
 exit code. tests/corpus.rs compares our output with these byte for byte.
+`jinja-*` cases get `-i instance-data.json`, `net-*` cases
+`-t network-config`. The corpus itself comes from the hand-written files
+and tests/make-module-corpus.py and tests/make-network-corpus.py.
 
 Usage: crates/schema/tests/regen-expected.py [NAME.yaml ...]
 (only the named cases when given; the oracle is $CLOUD_INIT_ORACLE,
@@ -22,8 +25,16 @@ ORACLE = os.environ.get("CLOUD_INIT_ORACLE", "/work/shared/oracle/cloud-init-ora
 MISSING = ["does-not-exist.yaml"]
 
 
+# jinja cases render with a fixed instance-data, not the host's.
+INSTANCE_DATA = "instance-data.json"
+
+
 def run(name, annotate):
     cmd = [ORACLE, "schema", "-c", name] + (["--annotate"] if annotate else [])
+    if name.startswith("jinja-"):
+        cmd += ["-i", INSTANCE_DATA]
+    if name.startswith("net-"):
+        cmd += ["-t", "network-config"]
     p = subprocess.run(cmd, cwd=CORPUS, capture_output=True)
     return {
         "stdout": p.stdout.decode("utf-8", "surrogateescape"),
