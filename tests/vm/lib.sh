@@ -70,8 +70,21 @@ vm_start() {
         -append "root=/dev/vda1 ro console=ttyS0,115200 panic=-1"
         -drive "file=$overlay,format=qcow2,if=virtio")
     [ -n "$seed" ] && cmd+=(-drive "file=$seed,format=raw,if=virtio,readonly=on")
-    cmd+=(-nic "user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22"
-        -device virtio-rng-pci)
+    if [ -n "${VM_EC2_IMDS_PORT:-}" ]; then
+        # An EC2 instance: SMBIOS as Amazon's, and 169.254.169.254:80 forwarded to the
+        # emulator on 127.0.0.1 (one socat per guest connection). libslirp accepts a
+        # guestfwd address only inside its network, hence 169.254.169.0/24.
+        local u=ec2e1916-9099-7caf-fd21-0123456789ab
+        local net="user,model=virtio-net-pci,restrict=on,ipv6=off,net=169.254.169.0/24,host=169.254.169.1"
+        net+=",dns=169.254.169.3,dhcpstart=169.254.169.15,hostfwd=tcp:127.0.0.1:$VM_PORT-:22"
+        net+=",guestfwd=tcp:169.254.169.254:80-cmd:socat STDIO TCP:127.0.0.1:$VM_EC2_IMDS_PORT"
+        cmd+=(-nic "$net"
+            -smbios "type=1,manufacturer=Amazon EC2,product=t3.micro,version=1.0,serial=$u,uuid=$u"
+            -smbios "type=3,manufacturer=Amazon EC2,asset=Amazon EC2")
+    else
+        cmd+=(-nic "user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22")
+    fi
+    cmd+=(-device virtio-rng-pci)
     printf '%q ' "${cmd[@]}" > "$VM_DIR/qemu.cmd"
     echo >> "$VM_DIR/qemu.cmd"
     VM_T0=$EPOCHREALTIME
@@ -165,6 +178,7 @@ vm_ensure_host_tools() {
     command -v ssh >/dev/null || need+=(openssh-client)
     command -v python3 >/dev/null || need+=(python3)
     command -v make >/dev/null || need+=(make)
+    command -v socat >/dev/null || need+=(socat)
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
     vm_log "installing ${need[*]}"

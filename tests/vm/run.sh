@@ -7,11 +7,16 @@
 #   2. reboot       same disk: per-instance modules not re-run, host keys kept, status done
 #   3. broken seed  invalid user-data: still boots, metadata key logs in as `debian`,
 #                   status degraded/error with the reason in the JSON
+#   4. ec2          no seed disk, SMBIOS "Amazon EC2", our EC2 metadata emulator behind a
+#                   guestfwd: detected as Ec2, default user gets the metadata key, cloud-id aws
+#   5. ec2 reboot   the emulator stopped (metadata unreachable): same instance, per-instance
+#                   modules not re-run, host keys kept
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
 #   CIRS_VM_STANDIN=1      package the release binaries with tests/vm/standin units instead
-#   CIRS_VM_ONLY="1 2"     run only these scenarios (3 needs nothing from 1 and 2)
+#   CIRS_VM_ONLY="1 2"     run only these scenarios (3 and 4 need nothing from the
+#                          others; 2 needs 1, 5 needs 4)
 # Skipped (exit 0, with a note) only when not root, or when qemu cannot run outside CI.
 # Any failed assertion: exit 1, with the failures listed and the logs' location.
 set -uo pipefail
@@ -29,7 +34,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -55,7 +60,15 @@ RUN=$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN"
 # Keep the logs of the last five runs only.
 ls -dt "$VM_CACHE"/runs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
-trap 'vm_stop; rm -f "$RUN"/*.qcow2' EXIT
+IMDS_PID=
+stop_imds() {
+    if [ -n "$IMDS_PID" ]; then
+        kill "$IMDS_PID" 2>/dev/null || true
+        wait "$IMDS_PID" 2>/dev/null || true
+        IMDS_PID=
+    fi
+}
+trap 'vm_stop; stop_imds; rm -f "$RUN"/*.qcow2' EXIT
 # From here on a failed command is a failed assertion, reported at the end, not an abort.
 set +e
 
@@ -255,6 +268,75 @@ print("ok" if bad and "yaml" in why.lower() else "no", why[:400])
         collect
     fi
     vm_stop debian
+fi
+
+# ---- 4 and 5: an EC2 instance, then a reboot without its metadata service ----
+EC2_SEM= EC2_KEYS= EC2_BOOT=
+if [[ " $ONLY " == *" 4 "* ]]; then
+    ec2_seed=$RUN/imds-ec2
+    mkdir -p "$ec2_seed"
+    cat >"$ec2_seed/meta-data" <<EOF
+instance-id: i-0vmtest0000ec2
+local-hostname: ip-169-254-169-15.vmtest.internal
+region: eu-west-1
+availability-zone: eu-west-1a
+public-keys:
+  vmtest: $PUBKEY
+# QEMU's default MAC for the one NIC; real EC2 always lists the instance's NICs.
+macs:
+  "52:54:00:12:34:56":
+    device-number: 0
+    network-card: 0
+    interface-id: eni-0vmtest000000001
+    local-ipv4s: 169.254.169.15
+    subnet-ipv4-cidr-block: 169.254.169.0/24
+    vpc-id: vpc-0vmtest
+EOF
+    cat >"$ec2_seed/user-data" <<'EOF'
+#cloud-config
+runcmd:
+  - [sh, -c, 'echo "runcmd $(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-ec2-runcmd.log']
+EOF
+    # The emulator is the packaged binary, run on the host, listening on loopback only.
+    rm -rf "$RUN/debroot" && dpkg-deb -x "$DEB" "$RUN/debroot"
+    EC2_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$RUN/debroot/usr/bin/cloud-init" devel imds-serve --cloud ec2 --seed "$ec2_seed" \
+        --listen "127.0.0.1:$EC2_PORT" >"$RUN/imds-ec2.log" 2>&1 &
+    IMDS_PID=$!
+    vm_new_overlay "$IMG" "$RUN/disk-ec2.qcow2"
+    if VM_EC2_IMDS_PORT=$EC2_PORT boot ec2 debian "" "$RUN/disk-ec2.qcow2"; then
+        wait_done || true
+        status_checks
+        expect "cloud-id" "$(g cloud-id)" aws
+        expect_re "datasource_list from detection" "$(g cat /run/cloud-init/cloud.cfg)" \
+            'datasource_list: \[ ?Ec2, None ?\]'
+        expect_re "status names the Ec2 datasource" "$(g 'cloud-init status --long')" 'DataSourceEc2'
+        expect "region from the metadata" "$(g 'cloud-init query region')" eu-west-1
+        EC2_BOOT=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "user-data runcmd ran" "$(g cat /var/lib/vmtest-ec2-runcmd.log)" "runcmd $EC2_BOOT"
+        EC2_SEM=$(sems)
+        EC2_KEYS=$(hostkeys)
+        expect_re "host keys generated" "$EC2_KEYS" 'ssh_host_ed25519_key\.pub'
+        collect
+    fi
+    vm_stop debian
+    stop_imds
+    if [[ " $ONLY " == *" 5 "* ]]; then
+        if [ -z "$EC2_SEM" ]; then
+            SCEN=ec2-reboot-no-imds
+            bad "skipped: needs a successful EC2 first boot"
+        # Nothing listens on EC2_PORT now: every metadata connection is refused.
+        elif VM_EC2_IMDS_PORT=$EC2_PORT boot ec2-reboot-no-imds debian "" "$RUN/disk-ec2.qcow2"; then
+            wait_done || true
+            expect_re "status done" "$(g 'cloud-init status' || true)" '^status: done$'
+            expect "per-instance semaphores untouched" "$(sems)" "$EC2_SEM"
+            expect "host keys unchanged" "$(hostkeys)" "$EC2_KEYS"
+            expect "runcmd not repeated" "$(g cat /var/lib/vmtest-ec2-runcmd.log)" "runcmd $EC2_BOOT"
+            expect "instance id kept" "$(g 'sudo -n cat /var/lib/cloud/data/instance-id')" i-0vmtest0000ec2
+            collect
+        fi
+        vm_stop debian
+    fi
 fi
 
 echo

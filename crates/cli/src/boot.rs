@@ -37,11 +37,12 @@ impl Boot {
         load_config(&self.host, &LoadOptions::from_env(&self.files)).0
     }
 
-    /// System config plus the instance's user/vendor cloud-config (and the
-    /// datasource's own config), with upstream's precedence.
-    fn full_config(&self) -> Value {
+    /// System config plus the datasource's own config and the instance's
+    /// user/vendor cloud-config, with upstream's precedence.
+    fn full_config(&self, ds: &dyn Datasource) -> Value {
         let mut opts = LoadOptions::from_env(&self.files);
         opts.instance = true;
+        opts.datasource = ds.ds_config();
         load_config(&self.host, &opts).0
     }
 
@@ -202,13 +203,9 @@ impl Boot {
             log::warn!("Failed to write datasource cache: {e}");
         }
         self.persist_instance_data(ds.as_ref(), &cfg, &paths);
-        let apply = net_events::should_apply(
-            &ctx,
-            &paths,
-            &mut ds,
-            &self.full_config(),
-            reflected.new_instance,
-        );
+        let event_cfg = self.full_config(ds.as_ref());
+        let apply =
+            net_events::should_apply(&ctx, &paths, &mut ds, &event_cfg, reflected.new_instance);
         consume::network_config(&self.host, &paths, Some(ds.as_ref()), &cfg, apply, bring_up);
         if local {
             decide_network_wait(&self.host, &paths, ds.as_ref());
@@ -217,8 +214,11 @@ impl Boot {
             return Some(display);
         }
         // Network stage (or a local-mode datasource): user-data and init modules.
-        consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
-        let full = self.full_config();
+        let rejected = consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
+        if errors.is_empty() && rejected.is_none() {
+            crate::schema_boot::validate_user_data(&self.host, &paths);
+        }
+        let full = self.full_config(ds.as_ref());
         consume::combined_config(&self.host, &paths, &full);
         if errors.is_empty() {
             let report = self.run_section(
@@ -230,6 +230,8 @@ impl Boot {
             );
             errors.extend(report);
         }
+        // Strict mode: the modules ran without the user-data; the stage fails.
+        errors.extend(rejected);
         Some(display)
     }
 
@@ -451,7 +453,7 @@ impl Boot {
                 return None;
             };
             let paths = base_paths.with_instance(&ds.instance_id());
-            let cfg = self.full_config();
+            let cfg = self.full_config(ds.as_ref());
             if !self.host.exists(paths.run_file("instance-data.json")) {
                 self.persist_instance_data(ds.as_ref(), &sys, &paths);
             }
@@ -493,7 +495,7 @@ impl Boot {
             );
         };
         let paths = base_paths.with_instance(&ds.instance_id());
-        let cfg = self.full_config();
+        let cfg = self.full_config(ds.as_ref());
         self.single_with(&cfg, &paths, ds.as_ref(), name, freq, args)
     }
 

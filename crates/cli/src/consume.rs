@@ -1,6 +1,7 @@
 //! Turning the datasource's data into instance state: network config,
 //! user-data and vendor-data parts, and the combined config.
 
+use crate::schema_boot::Strict;
 use ci_host::{Cmd, Host, WriteOpts};
 use ci_sources::Datasource;
 use ci_state::{instance_data, sem, Paths};
@@ -193,8 +194,9 @@ pub fn user_and_vendor_data(
     ds: &dyn Datasource,
     cfg: &Value,
     errors: &mut Vec<String>,
-) {
+) -> Option<String> {
     let iid = ds.instance_id();
+    let strict = Strict::from_config(cfg);
     let fetcher = HttpFetcher::upstream_include().with_host(host.clone());
     let first =
         !sem::has_run(host, paths, "consume_data", sem::Frequency::PerInstance).unwrap_or(false);
@@ -223,6 +225,7 @@ pub fn user_and_vendor_data(
         first,
         &[],
         &fetcher,
+        strict,
     );
     failed |= !user.errors.is_empty();
     for (kind, raw) in [
@@ -241,7 +244,11 @@ pub fn user_and_vendor_data(
             "vendor_data2"
         };
         // User cloud-config may turn vendor-data off.
-        let user_vd = user.cloud_config.as_ref().and_then(|c| c.get(cfg_name));
+        let user_cc = user
+            .cloud_config
+            .as_ref()
+            .filter(|_| user.rejected.is_none());
+        let user_vd = user_cc.and_then(|c| c.get(cfg_name));
         let vd = user_vd.or_else(|| cfg.get(cfg_name));
         // Upstream: `util.is_true(cfg.get("enabled", True))`.
         let enabled = vd
@@ -267,19 +274,21 @@ pub fn user_and_vendor_data(
             first,
             &disabled,
             &fetcher,
+            Strict::default(),
         );
         failed |= !p.errors.is_empty();
     }
     if failed {
         log::warn!("Consuming user data failed!");
         errors.push("Consuming user data failed!".to_string());
-        return;
+        return None;
     }
     if first {
         if let Err(e) = sem::mark_run(host, paths, "consume_data", sem::Frequency::PerInstance) {
             log::warn!("Failed to write semaphore consume_data: {e}");
         }
     }
+    user.rejected
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -294,7 +303,8 @@ fn consume_one(
     first: bool,
     disabled_handlers: &[String],
     fetcher: &dyn Fetcher,
-) -> Processed {
+    strict: Strict,
+) -> Consumed {
     write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
     let opts = ProcessOptions {
         kind,
@@ -316,7 +326,33 @@ fn consume_one(
         0o600,
     );
     if !p.errors.is_empty() {
-        return p;
+        return Consumed::from(p);
+    }
+    let rejected = if first {
+        crate::schema_boot::strict_verdict(
+            strict,
+            &crate::schema_boot::text_to_check(raw, &p.cloud_config_text),
+        )
+    } else {
+        None
+    };
+    if rejected.is_some() {
+        // Nothing from this user-data reaches the modules.
+        write(
+            host,
+            paths.instance_file(kind.cloud_config_file()),
+            b"",
+            0o600,
+        );
+        crate::schema_boot::record_rejected(
+            host,
+            paths,
+            &crate::schema_boot::text_to_check(raw, &p.cloud_config_text),
+        );
+        return Consumed {
+            rejected,
+            ..Consumed::from(p)
+        };
     }
     if first {
         write(
@@ -345,7 +381,30 @@ fn consume_one(
             Err(e) => log::warn!("Boothooks script {} execution error: {e}", path.display()),
         }
     }
-    p
+    Consumed::from(p)
+}
+
+/// What consuming one blob left: upstream's processing result, and the
+/// strict-mode rejection if any.
+struct Consumed {
+    processed: Processed,
+    rejected: Option<String>,
+}
+
+impl From<Processed> for Consumed {
+    fn from(processed: Processed) -> Self {
+        Consumed {
+            processed,
+            rejected: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Consumed {
+    type Target = Processed;
+    fn deref(&self) -> &Processed {
+        &self.processed
+    }
 }
 
 /// `/run/cloud-init/combined-cloud-config.json` and the sensitive

@@ -11,6 +11,7 @@ mod net_events;
 mod net_wait;
 mod output;
 mod per;
+mod schema_boot;
 mod schema_cmd;
 
 pub use cmds::{main_cloud_id, main_cloud_init};

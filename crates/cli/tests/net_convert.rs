@@ -121,3 +121,131 @@ fn net_convert_rejects_bad_input_with_the_key_path() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("ethernets.eth0.addresses"), "{err}");
 }
+
+fn mode_of(p: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    format!(
+        "{:04o}",
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    )
+}
+
+/// Every input kind (eni, network_data.json, azure-imds; `-m` for
+/// network_data.json) against the oracle's CLI output: tests/net_convert,
+/// from tests/regen-net-convert.py.
+#[test]
+fn net_convert_input_kinds_match_upstream_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net_convert");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 6, "too few cases in {}", root.display());
+    let mut kinds = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let args_text = std::fs::read_to_string(case.join("args")).unwrap();
+        let args: Vec<&str> = args_text.split_whitespace().collect();
+        let kind = args
+            .iter()
+            .position(|a| *a == "-k")
+            .and_then(|i| args.get(i + 1))
+            .unwrap()
+            .to_string();
+        kinds.push(kind.clone());
+        let expected = case.join("expected");
+        let manifest = std::fs::read_to_string(expected.join("MANIFEST")).unwrap();
+        assert!(!manifest.starts_with("ERROR"), "{name}: upstream failed");
+        let out = tempfile::tempdir().unwrap();
+        let input = case.join("input");
+        let run = Command::new(BIN)
+            .args(["devel", "net-convert", "-p"])
+            .arg(&input)
+            .arg("-d")
+            .arg(out.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{name}: {stderr}");
+        let read = format!("Read input format '{kind}' from '{}'.", input.display());
+        assert!(stderr.contains(&read), "{name}: {stderr}");
+        let got = files_under(out.path());
+        let want = files_under(&expected);
+        let text = |files: &[(String, Vec<u8>)]| -> Vec<(String, String)> {
+            files
+                .iter()
+                .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
+                .collect()
+        };
+        if case.join("DIFFERS").exists() {
+            // A known difference in spelling only (the file says which):
+            // same paths, same YAML once parsed.
+            let parsed = |files: &[(String, Vec<u8>)]| -> Vec<(String, serde_json::Value)> {
+                files
+                    .iter()
+                    .map(|(p, b)| {
+                        (
+                            p.clone(),
+                            ci_yaml::load(&String::from_utf8_lossy(b)).unwrap(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(parsed(&got), parsed(&want), "{name}: trees differ");
+        } else {
+            assert_eq!(text(&got), text(&want), "{name}: trees differ");
+        }
+        for line in manifest.lines() {
+            let (mode, rel) = line.split_once(' ').unwrap();
+            assert_eq!(
+                mode_of(&out.path().join(rel)),
+                mode,
+                "{name}: mode of {rel}"
+            );
+        }
+    }
+    for k in ["eni", "network_data.json", "azure-imds"] {
+        assert!(kinds.iter().any(|x| x == k), "no case for -k {k}");
+    }
+}
+
+#[test]
+fn net_convert_reports_unconvertible_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, text, what) in [
+        (
+            "eni",
+            "iface eth0 inet dhcp\niface eth0 inet dhcp\n",
+            "can only be defined once",
+        ),
+        ("network_data.json", "{\"links\": [", "not valid JSON"),
+        ("azure-imds", "{\"compute\": {}}", "no 'network' key"),
+    ] {
+        let input = dir.path().join("in");
+        std::fs::write(&input, text).unwrap();
+        let run = Command::new(BIN)
+            .args([
+                "devel",
+                "net-convert",
+                "-k",
+                kind,
+                "-D",
+                "debian",
+                "-O",
+                "eni",
+                "-d",
+            ])
+            .arg(dir.path().join("out"))
+            .arg("-p")
+            .arg(&input)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{kind}: {err}");
+        assert!(err.contains(what), "{kind}: {err}");
+    }
+}

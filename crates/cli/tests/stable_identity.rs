@@ -28,7 +28,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn emulator(port: u16) -> Child {
+/// The emulator process, killed when dropped (also when a test panics).
+struct Emulator(Child);
+
+impl Emulator {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn emulator(port: u16) -> Emulator {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/tests/fixtures/ec2-seed");
     let mut child = Command::new(BIN)
         .args(["devel", "imds-serve", "--cloud", "ec2"])
@@ -46,7 +62,7 @@ fn emulator(port: u16) -> Child {
             let _ = write!(s, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
             let mut out = String::new();
             if s.read_to_string(&mut out).is_ok() && out.starts_with("HTTP/1.1 200") {
-                return child;
+                return Emulator(child);
             }
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -112,8 +128,7 @@ fn unanswered_metadata_keeps_the_instance_unless_the_machine_changed() {
     // First boot: the metadata service answers.
     let mut imds = emulator(port);
     let (code, log) = network_stage(root);
-    let _ = imds.kill();
-    let _ = imds.wait();
+    imds.kill();
     assert_eq!(code, 0, "{log}");
     assert_eq!(current_iid(root), IID);
     let recorded = std::fs::read_to_string(root.join(format!(
@@ -225,8 +240,7 @@ fn network_stage_datasource_applies_and_boot_events_reapply() {
         &cfg("updates:\n  network:\n    when: [boot]\n"),
     );
     let (_, log) = network_stage(root);
-    let _ = imds.kill();
-    let _ = imds.wait();
+    imds.kill();
     assert!(
         log.contains("Event Allowed: scope=network EventType=boot"),
         "{log}"

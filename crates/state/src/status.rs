@@ -281,7 +281,15 @@ pub struct StatusDetails {
     pub v1: Map<String, Value>,
     /// A message upstream prints on stderr (systemctl failed).
     pub stderr: Option<String>,
+    /// Ours: the user-data schema findings of this boot
+    /// ([`SCHEMA_FINDINGS_FILE`]), shown as `schema_errors` in JSON/YAML.
+    pub schema_findings: Option<Value>,
 }
+
+/// Written by the network stage under the run dir when the user-data
+/// cloud-config has schema errors or deprecations: a list of
+/// `{kind, path, line, column, message}`.
+pub const SCHEMA_FINDINGS_FILE: &str = "schema-findings.json";
 
 fn text(v: &Value) -> String {
     match v {
@@ -385,6 +393,11 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         }
     }
     v1.remove("datasource");
+    let schema_findings = host
+        .read_to_string(paths.run_file(SCHEMA_FINDINGS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(Value::is_array);
     StatusDetails {
         running,
         condition,
@@ -396,6 +409,7 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         datasource,
         v1,
         stderr,
+        schema_findings,
     }
 }
 
@@ -449,6 +463,9 @@ pub fn details_value(d: &StatusDetails) -> Value {
     m.insert("errors".into(), json!(d.errors));
     m.insert("recoverable_errors".into(), Value::Object(rec));
     m.insert("last_update".into(), json!(d.last_update));
+    if let Some(f) = &d.schema_findings {
+        m.insert("schema_errors".into(), f.clone());
+    }
     for (k, v) in &d.v1 {
         m.insert(k.clone(), v.clone());
     }
