@@ -96,6 +96,7 @@ pub fn network_config(
             log::debug!("Failed to link network-config.json: {e}");
         }
     }
+    validate_network_config(host, &netcfg);
     log::info!(
         "Applying network configuration from {source} bringup={}: {}",
         if bring_up { "True" } else { "False" },
@@ -168,6 +169,35 @@ pub fn network_config(
         })
         .unwrap_or_default();
     activator.bring_up_all(host, &devices);
+}
+
+/// Upstream checks the config it is about to apply against the
+/// network-config schema and warns without details (they may hold wifi
+/// passwords); the config is still applied. Upstream skips v2 when netplan
+/// is installed (netplan validates it), so do we.
+fn validate_network_config(host: &Host, netcfg: &Value) {
+    let inner = netcfg.get("network").unwrap_or(netcfg);
+    let v2 = inner.get("version").and_then(Value::as_i64) == Some(2);
+    if v2
+        && ["/usr/sbin/netplan", "/sbin/netplan"]
+            .iter()
+            .any(|p| host.path(p).is_file())
+    {
+        return;
+    }
+    let problems =
+        ci_schema::validate_with_schema(netcfg, ci_schema::network_config_schema(netcfg));
+    if !problems.deprecations.is_empty() {
+        let list: Vec<String> = problems.deprecations.iter().map(|p| p.format()).collect();
+        log::warn!(
+            target: "DEPRECATED:schema.py",
+            "Deprecated cloud-config provided: {}",
+            list.join(", ")
+        );
+    }
+    if !problems.errors.is_empty() {
+        log::warn!("network-config failed schema validation! You may run 'sudo cloud-init schema --system' to check the details.");
+    }
 }
 
 fn instance_data_sensitive(host: &Host, paths: &Paths) -> Option<Value> {
