@@ -67,7 +67,7 @@ vm_start() {
         -nodefaults -no-user-config -display none -no-reboot
         -serial "file:$VM_DIR/console.log"
         -kernel "$img/vmlinuz" -initrd "$img/initrd.img"
-        -append "root=/dev/vda1 ro console=ttyS0,115200 panic=-1"
+        -append "root=/dev/vda1 ro console=ttyS0,115200 panic=-1${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}"
         -drive "file=$overlay,format=qcow2,if=virtio")
     [ -n "$seed" ] && cmd+=(-drive "file=$seed,format=raw,if=virtio,readonly=on")
     if [ -n "${VM_EC2_IMDS_PORT:-}" ]; then

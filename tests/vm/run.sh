@@ -11,12 +11,15 @@
 #                   guestfwd: detected as Ec2, default user gets the metadata key, cloud-id aws
 #   5. ec2 reboot   the emulator stopped (metadata unreachable): same instance, per-instance
 #                   modules not re-run, host keys kept
+#   6. strict       strict schema mode (from the kernel command line) and user-data with a
+#                   schema error: boot completes, the metadata key logs in, nothing from the
+#                   user-data ran, console and status carry the error
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
 #   CIRS_VM_STANDIN=1      package the release binaries with tests/vm/standin units instead
-#   CIRS_VM_ONLY="1 2"     run only these scenarios (3 and 4 need nothing from the
-#                          others; 2 needs 1, 5 needs 4)
+#   CIRS_VM_ONLY="1 2"     run only these scenarios (2 needs 1, 5 needs 4; the others
+#                          stand alone)
 # Skipped (exit 0, with a note) only when not root, or when qemu cannot run outside CI.
 # Any failed assertion: exit 1, with the failures listed and the logs' location.
 set -uo pipefail
@@ -34,7 +37,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3 4 5}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -337,6 +340,50 @@ EOF
         fi
         vm_stop debian
     fi
+fi
+
+# ---- 6: strict schema mode, user-data with a schema error ----
+if [[ " $ONLY " == *" 6 "* ]]; then
+    strict_dir=$RUN/seed-strict
+    mkdir -p "$strict_dir"
+    cat >"$strict_dir/meta-data" <<EOF
+instance-id: iid-vmtest-strict
+local-hostname: vmtest-strict
+public-keys:
+  - $PUBKEY
+EOF
+    printf '#cloud-config\nbogus_key: 1\nruncmd:\n  - [touch, /var/lib/vmtest-strict-ran]\n' >"$strict_dir/user-data"
+    vm_make_seed "$strict_dir" "$RUN/seed-strict.img"
+    vm_new_overlay "$IMG" "$RUN/disk-strict.qcow2"
+    # The system config comes from the kernel command line (upstream's cc: ... end_cc).
+    if VM_APPEND_EXTRA='cc: cloud_init_rs: {strict_schema: true} end_cc' \
+        boot strict-schema debian "$RUN/seed-strict.img" "$RUN/disk-strict.qcow2"; then
+        wait_done || true
+        rc=0
+        long=$(g 'cloud-init status --long') || rc=$?
+        expect "status --long exits 1" "$rc" 1
+        expect_re "status error" "$long" '^status: error$'
+        js=$(g 'cloud-init status --format json' || true)
+        verdict=$(printf '%s' "$js" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+errs = " ".join(d.get("errors") or [])
+paths = [f.get("path") for f in d.get("schema_errors") or []]
+ok = "User-data rejected by strict schema validation" in errs and "bogus_key" in paths
+print("ok" if ok else "no", errs[:200], paths)
+' 2>&1 || true)
+        expect_re "the reason and the finding in status JSON" "$verdict" '^ok '
+        expect "nothing from the user-data ran" \
+            "$(g 'test -e /var/lib/vmtest-strict-ran && echo ran || echo absent')" absent
+        expect "hostname from meta-data" "$(g hostname)" vmtest-strict
+        if grep -q 'User-data rejected by strict schema validation' "$VM_DIR/console.log"; then
+            ok "the console shows the rejection"
+        else
+            bad "the console does not show the rejection ($VM_DIR/console.log)"
+        fi
+        collect
+    fi
+    vm_stop debian
 fi
 
 echo

@@ -363,6 +363,10 @@ fn b64decode_lenient(data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Datasource for Akamai {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "Akamai"
     }

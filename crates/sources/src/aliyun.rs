@@ -178,6 +178,10 @@ pub fn parse_public_keys(public_keys: &Value) -> Vec<String> {
 }
 
 impl Datasource for AliYun {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "AliYun"
     }

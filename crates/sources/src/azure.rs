@@ -909,6 +909,10 @@ fn ovf_keys(info: &[Value]) -> Vec<String> {
 }
 
 impl Datasource for Azure {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn ds_config(&self) -> Option<Value> {
         let cfg = self.config_obj();
         (cfg.is_object() && cfg.as_object().is_some_and(|m| !m.is_empty())).then(|| cfg.clone())

@@ -270,6 +270,12 @@ pub trait Datasource: Send {
         self.metadata().get("launch-index").cloned()
     }
 
+    /// Whether this instance brings up temporary networking to crawl
+    /// (local-stage variants of network datasources).
+    fn needs_ephemeral_net(&self) -> bool {
+        false
+    }
+
     /// The datasource's own configuration, merged into the system config
     /// below user-data (upstream's `get_config_obj`): Azure's default user
     /// and `ssh_pwauth`, the password the CloudStack/Exoscale password

@@ -230,6 +230,10 @@ pub fn convert_network_config(
 }
 
 impl Datasource for DigitalOcean {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "DigitalOcean"
     }

@@ -44,6 +44,13 @@ pub trait Lease {
 /// Brings temporary networking up.
 pub trait EphemeralNet: Send + Sync {
     fn bring_up(&self, kind: &EphemeralKind) -> Result<Box<dyn Lease>, SourceError>;
+
+    /// False for the placeholder: local-stage datasources that need
+    /// temporary networking are then skipped quietly (the network stage
+    /// searches again) instead of failing with a warning.
+    fn available(&self) -> bool {
+        true
+    }
 }
 
 /// Used when nothing was provided: every request fails, so local-stage
@@ -52,6 +59,10 @@ pub trait EphemeralNet: Send + Sync {
 pub struct NoNet;
 
 impl EphemeralNet for NoNet {
+    fn available(&self) -> bool {
+        false
+    }
+
     fn bring_up(&self, kind: &EphemeralKind) -> Result<Box<dyn Lease>, SourceError> {
         Err(SourceError::Malformed {
             what: "ephemeral network".into(),

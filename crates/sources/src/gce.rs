@@ -379,6 +379,10 @@ fn py_list(items: &[String]) -> String {
 }
 
 impl Datasource for Gce {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "GCE"
     }

@@ -110,6 +110,10 @@ fn cfg_url(cfg: &Value, key: &str, default: String) -> String {
 }
 
 impl Datasource for Hetzner {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "Hetzner"
     }

@@ -346,6 +346,10 @@ pub(crate) fn convert_network(host: &ci_host::Host, net_json: Option<&Value>) ->
 }
 
 impl Datasource for OpenStack {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "OpenStack"
     }

@@ -418,6 +418,10 @@ fn network_prefix(text: &str) -> Result<u8, String> {
 }
 
 impl Datasource for Oracle {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "Oracle"
     }

@@ -276,6 +276,10 @@ fn py_list(items: &[String]) -> String {
 }
 
 impl Datasource for Scaleway {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "Scaleway"
     }

@@ -112,6 +112,17 @@ pub fn find_source(
             "Update datasource metadata and network config due to events: boot-new-instance"
         );
         let not_found = format!("no {mode} data found from {class}");
+        if ds.needs_ephemeral_net() && !ctx.net.available() {
+            log::debug!(
+                "{class} needs temporary networking, which is not available in this run; skipped"
+            );
+            on_event(&SearchEvent::Finish {
+                name: event,
+                result: EventResult::Success,
+                message: not_found,
+            });
+            continue;
+        }
         match ds.get_data(ctx) {
             Ok(true) => {
                 on_event(&SearchEvent::Finish {

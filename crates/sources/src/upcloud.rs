@@ -218,6 +218,10 @@ fn subnet(ip: &Value, dns: Option<&Value>) -> Value {
 }
 
 impl Datasource for UpCloud {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "UpCloud"
     }

@@ -274,6 +274,10 @@ fn add_interface_names(netcfg: &mut Value, nics: &[(String, String)]) -> Result<
 }
 
 impl Datasource for Vultr {
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn dsname(&self) -> &'static str {
         "Vultr"
     }
