@@ -73,7 +73,21 @@ pub fn network_config(
         }
         Err(e) => {
             // A broken config must not cost the machine its network: fall back.
-            log::warn!("network-config failed schema validation! Invalid network config from {source}: {e}; applying the fallback config instead");
+            // The schema's key paths and messages, as `cloud-init schema -t
+            // network-config` prints them, when it sees the problem too.
+            let problems =
+                ci_schema::validate_with_schema(&netcfg, ci_schema::network_config_schema(&netcfg));
+            let why = if problems.errors.is_empty() {
+                e.to_string()
+            } else {
+                problems
+                    .errors
+                    .iter()
+                    .map(|p| p.format())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            log::warn!("network-config failed schema validation! Invalid network config from {source}: {why}; applying the fallback config instead");
             let fallback = ci_net::fallback::distro_fallback_config(host, &distro, &system_info)
                 .and_then(|fb| ci_net::parse(&fb).ok().flatten().map(|p| (fb, p)));
             match fallback {

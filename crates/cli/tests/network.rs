@@ -117,5 +117,10 @@ fn invalid_network_config_falls_back_to_dhcp_on_the_best_nic_and_is_degraded() {
     let (st, code) = sb.status_json();
     assert_eq!(code, 2, "{st}");
     let warnings = st["recoverable_errors"]["WARNING"].to_string();
-    assert!(warnings.contains("ethernets.eth0.addresses"), "{warnings}");
+    // The key path and message as `cloud-init schema -t network-config`
+    // (and upstream's) print them.
+    assert!(
+        warnings.contains("ethernets.eth0.addresses.0: 1 is not of type 'string'"),
+        "{warnings}"
+    );
 }
