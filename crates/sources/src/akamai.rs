@@ -19,6 +19,7 @@
 //! (`als=0;v6=1;pmp=f2:3,f2:4`) override it.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
 use crate::ephemeral::{EphemeralKind, Lease};
@@ -118,12 +119,9 @@ impl Akamai {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = Akamai::new(stage, opts);
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(SourceError::Cache("Akamai entry: bad metadata".into())),
-        };
-        ds.userdata_raw = blob::decode(v.get("userdata_raw"))
-            .map_err(|_| SourceError::Cache("Akamai entry: bad userdata_raw".into()))?;
+        let e = CacheEntry::new("Akamai", v);
+        ds.metadata = e.metadata()?;
+        ds.userdata_raw = e.blob("userdata_raw")?;
         Ok(ds)
     }
 

@@ -14,6 +14,7 @@
 //! `network.interfaces.macs`.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, DsHostname};
 use crate::ephemeral::EphemeralKind;
@@ -92,20 +93,13 @@ impl AliYun {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = AliYun::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("AliYun entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        ds.metadata_address = v
-            .get("metadata_address")
-            .and_then(Value::as_str)
-            .map(String::from);
+        let e = CacheEntry::new("AliYun", v);
+        ds.metadata = e.metadata()?;
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        ds.metadata_address = e.string("metadata_address");
         ds.is_aliyun = v.get("is_aliyun").is_some_and(truthy);
-        ds.network = v.get("network").filter(|n| !n.is_null()).cloned();
+        ds.network = e.optional("network");
         Ok(ds)
     }
 

@@ -10,11 +10,11 @@
 
 use crate::blob;
 use crate::context::{SourceContext, SourceOptions, Stage};
-use crate::datasource::{normalize_pubkey_data, Datasource, Dsmode};
+use crate::datasource::{Datasource, Dsmode};
 use crate::devices::{with_mounted, BlockDevices};
 use crate::error::SourceError;
-use crate::openstack::reader::{convert_vendordata, read_config_drive, Crawled, OsError};
-use crate::openstack::{convert_network, matches_system_uuid};
+use crate::openstack::reader::{read_config_drive, vendordata_blobs, Crawled, OsError};
+use crate::openstack::{convert_network, matches_system_uuid, public_keys};
 use ci_host::{Host, WriteOpts};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -264,16 +264,8 @@ impl Datasource for ConfigDrive {
         self.ec2_metadata = results.ec2_metadata;
         self.userdata_raw = results.userdata;
         self.version = Some(results.version);
-        self.vendordata_raw =
-            convert_vendordata(results.vendordata.as_ref(), true).unwrap_or_else(|e| {
-                log::warn!("Invalid content in vendor-data: {e}");
-                None
-            });
-        self.vendordata2_raw = convert_vendordata(results.vendordata2.as_ref(), true)
-            .unwrap_or_else(|e| {
-                log::warn!("Invalid content in vendor-data2: {e}");
-                None
-            });
+        (self.vendordata_raw, self.vendordata2_raw) =
+            vendordata_blobs(results.vendordata.as_ref(), results.vendordata2.as_ref());
         self.network_eni = results.network_config;
         self.network_json = results.networkdata;
         self.network = convert_network(ctx.host, self.network_json.as_ref());
@@ -318,12 +310,7 @@ impl Datasource for ConfigDrive {
     }
 
     fn public_ssh_keys(&self) -> Vec<String> {
-        let key = if self.version == Some(1) {
-            "public-keys"
-        } else {
-            "public_keys"
-        };
-        normalize_pubkey_data(self.metadata.get(key))
+        public_keys(&self.metadata, self.version)
     }
 
     fn subplatform(&self) -> String {

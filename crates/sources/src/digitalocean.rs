@@ -13,6 +13,7 @@
 //! says so whenever it is instantiated.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
 use crate::ephemeral::EphemeralKind;
@@ -88,24 +89,14 @@ impl DigitalOcean {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = DigitalOcean::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("DigitalOcean entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
+        let e = CacheEntry::new("DigitalOcean", v);
+        ds.metadata = e.metadata()?;
         ds.metadata_full = v.get("metadata_full").cloned().unwrap_or(Value::Null);
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        ds.metadata_address = v
-            .get("metadata_address")
-            .and_then(Value::as_str)
-            .map(String::from);
-        ds.network = v.get("network").filter(|n| !n.is_null()).cloned();
-        ds.network_error = v
-            .get("network_error")
-            .and_then(Value::as_str)
-            .map(String::from);
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        ds.metadata_address = e.string("metadata_address");
+        ds.network = e.optional("network");
+        ds.network_error = e.string("network_error");
         Ok(ds)
     }
 }

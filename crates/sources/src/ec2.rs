@@ -13,6 +13,7 @@ use crate::blob;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, METADATA_UNKNOWN};
 use crate::error::SourceError;
+use crate::openstack::wait::cfg_int;
 use crate::url::{UrlError, UrlPolicy, UrlReader};
 use ci_host::Host;
 use ci_pyval::{py_str, truthy};
@@ -307,26 +308,6 @@ impl Ec2 {
         self.api_version = Some(version);
         Ok(())
     }
-}
-
-/// Upstream's `int(ds_cfg.get(key, default))`, warning on a non-integer.
-fn cfg_int(cfg: &Value, key: &str, default: i64) -> i64 {
-    let Some(v) = cfg.get(key) else {
-        return default;
-    };
-    let parsed = match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Bool(b) => Some(i64::from(*b)),
-        _ => None,
-    };
-    parsed.unwrap_or_else(|| {
-        log::warn!(
-            "Config {key} '{}' is not an int, using default '{default}'",
-            py_str(v)
-        );
-        default
-    })
 }
 
 fn py_list(items: &[String]) -> String {

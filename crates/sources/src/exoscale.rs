@@ -13,6 +13,7 @@
 //! `password_server_port`, `timeout`, `retries`.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::cloudstack::crawl;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
@@ -91,17 +92,11 @@ impl Exoscale {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = Exoscale::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("Exoscale entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
+        let e = CacheEntry::new("Exoscale", v);
+        ds.metadata = e.metadata()?;
+        ds.userdata_raw = e.blob("userdata_raw")?;
         ds.extra_config = v.get("config").cloned().unwrap_or_else(|| json!({}));
-        ds.api_version = v
-            .get("api_version")
-            .and_then(Value::as_str)
-            .map(String::from);
+        ds.api_version = e.string("api_version");
         Ok(ds)
     }
 }

@@ -8,6 +8,7 @@
 //! is the metadata's `network-config` as given.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
 use crate::ec2::crawl::maybe_b64decode;
@@ -68,19 +69,12 @@ impl Hetzner {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = Hetzner::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("Hetzner entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
+        let e = CacheEntry::new("Hetzner", v);
+        ds.metadata = e.metadata()?;
         ds.metadata_full = v.get("metadata_full").cloned().unwrap_or(Value::Null);
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        ds.metadata_address = v
-            .get("metadata_address")
-            .and_then(Value::as_str)
-            .map(String::from);
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        ds.metadata_address = e.string("metadata_address");
         Ok(ds)
     }
 }

@@ -11,6 +11,7 @@ pub mod akamai;
 pub mod aliyun;
 pub mod azure;
 mod blob;
+mod cache_entry;
 pub mod cloudstack;
 pub mod cmdline;
 pub mod configdrive;

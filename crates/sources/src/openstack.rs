@@ -22,7 +22,7 @@ pub(crate) mod ec2md;
 pub(crate) mod reader;
 pub(crate) mod wait;
 
-use reader::{convert_vendordata, Crawled, HttpBackend, OsError};
+use reader::{vendordata_blobs, Crawled, HttpBackend, OsError};
 use wait::{cfg_int, is_loopback_url, WaitSpec};
 
 pub const DEFAULT_IID: &str = "iid-dsopenstack";
@@ -273,16 +273,8 @@ impl OpenStack {
         self.network_json = results.networkdata;
         self.userdata_raw = results.userdata;
         self.version = Some(results.version);
-        self.vendordata_raw =
-            convert_vendordata(results.vendordata.as_ref(), true).unwrap_or_else(|e| {
-                log::warn!("Invalid content in vendor-data: {e}");
-                None
-            });
-        self.vendordata2_raw = convert_vendordata(results.vendordata2.as_ref(), true)
-            .unwrap_or_else(|e| {
-                log::warn!("Invalid content in vendor-data2: {e}");
-                None
-            });
+        (self.vendordata_raw, self.vendordata2_raw) =
+            vendordata_blobs(results.vendordata.as_ref(), results.vendordata2.as_ref());
         self.network = if ci_pyval::is_false(
             cfg.get("apply_network_config")
                 .unwrap_or(&Value::Bool(true)),
@@ -329,6 +321,17 @@ impl OpenStack {
             .map(String::from);
         Ok(ds)
     }
+}
+
+/// The keys of an OpenStack tree: version 1 (the ConfigDrive v1 layout)
+/// names them `public-keys`, later versions `public_keys`.
+pub(crate) fn public_keys(metadata: &Value, version: Option<u8>) -> Vec<String> {
+    let key = if version == Some(1) {
+        "public-keys"
+    } else {
+        "public_keys"
+    };
+    normalize_pubkey_data(metadata.get(key))
 }
 
 /// `network_data.json` → v1, naming links by the MACs under `/sys/class/net`.
@@ -421,12 +424,7 @@ impl Datasource for OpenStack {
     }
 
     fn public_ssh_keys(&self) -> Vec<String> {
-        let key = if self.version == Some(1) {
-            "public-keys"
-        } else {
-            "public_keys"
-        };
-        normalize_pubkey_data(self.metadata.get(key))
+        public_keys(&self.metadata, self.version)
     }
 
     fn platform_type(&self) -> String {

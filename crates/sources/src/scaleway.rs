@@ -10,6 +10,7 @@
 //! `/var/run/scaleway`, or `scaleway` anywhere on the kernel command line.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, DsHostname};
 use crate::ephemeral::EphemeralKind;
@@ -94,17 +95,12 @@ impl Scaleway {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = Scaleway::new(stage, opts);
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(SourceError::Cache("Scaleway entry: bad metadata".into())),
-        };
-        let bad = |what: &str| SourceError::Cache(format!("Scaleway entry: bad {what}"));
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
-        ds.fixed_address = s("ephemeral_fixed_address");
-        ds.iface = s("iface");
+        let e = CacheEntry::new("Scaleway", v);
+        ds.metadata = e.metadata()?;
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        ds.fixed_address = e.string("ephemeral_fixed_address");
+        ds.iface = e.string("iface");
         ds.has_ipv4 = v.get("has_ipv4").and_then(Value::as_bool).unwrap_or(true);
         Ok(ds)
     }

@@ -8,6 +8,7 @@
 //! the NICs by MAC.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
 use crate::ephemeral::EphemeralKind;
@@ -69,17 +70,13 @@ impl UpCloud {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = UpCloud::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("UpCloud entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
+        let e = CacheEntry::new("UpCloud", v);
+        ds.metadata = e.metadata()?;
         ds.metadata_full = v.get("metadata_full").cloned().unwrap_or(Value::Null);
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        if let Some(u) = v.get("metadata_url").and_then(Value::as_str) {
-            ds.metadata_url = u.to_string();
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        if let Some(u) = e.string("metadata_url") {
+            ds.metadata_url = u;
         }
         ds.nics = v
             .get("nics")

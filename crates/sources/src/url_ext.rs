@@ -42,6 +42,8 @@ pub(crate) fn cfg_secs(cfg: &Value, key: &str, default: f64) -> Duration {
     Duration::from_secs_f64(if secs.is_finite() { secs.max(0.0) } else { 0.0 })
 }
 
+/// Whether the URL's host is `localhost` or a loopback address (IPv6 in
+/// brackets); the one copy every datasource's sandbox guard uses.
 pub(crate) fn is_loopback_url(url: &str) -> bool {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let hostport = rest.split('/').next().unwrap_or_default();
@@ -232,9 +234,16 @@ pub(crate) fn get_from_port(
 /// directory order (upstream `get_interfaces_by_mac`, simplified:
 /// loopback, bridges, bonds and VLANs are skipped).
 pub(crate) fn interfaces_by_mac(host: &Host) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
     let mut names = host.list_dir("/sys/class/net");
     names.sort();
+    macs_of(host, names)
+}
+
+/// `[mac, name]` of the physical-looking NICs among `names` (entries of
+/// `/sys/class/net`). Their order matters: a MAC seen twice keeps the
+/// first name.
+pub(crate) fn macs_of(host: &Host, names: Vec<String>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for name in names {
         let dir = format!("/sys/class/net/{name}");
         if name == "lo"

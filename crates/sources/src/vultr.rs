@@ -13,6 +13,7 @@
 //! others static unless `unconfigured`, plus Vultr's resolvers.
 
 use crate::blob;
+use crate::cache_entry::CacheEntry;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::Datasource;
 use crate::ephemeral::EphemeralKind;
@@ -66,15 +67,11 @@ impl Vultr {
         v: &Value,
     ) -> Result<Self, SourceError> {
         let mut ds = Vultr::new(stage, opts);
-        let bad = |what: &str| SourceError::Cache(format!("Vultr entry: bad {what}"));
-        ds.metadata = match v.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => return Err(bad("metadata")),
-        };
-        ds.userdata_raw = blob::decode(v.get("userdata_raw")).map_err(|_| bad("userdata_raw"))?;
-        ds.vendordata_raw =
-            blob::decode(v.get("vendordata_raw")).map_err(|_| bad("vendordata_raw"))?;
-        ds.network = v.get("network").filter(|n| !n.is_null()).cloned();
+        let e = CacheEntry::new("Vultr", v);
+        ds.metadata = e.metadata()?;
+        ds.userdata_raw = e.blob("userdata_raw")?;
+        ds.vendordata_raw = e.blob("vendordata_raw")?;
+        ds.network = e.optional("network");
         Ok(ds)
     }
 

@@ -3,6 +3,7 @@
 //! `helpers/ec2.py` reads it for them: one request at a time, each with
 //! `readurl(timeout, retries)` and 1 s between attempts, no token.
 
+use crate::ec2::crawl::{decode_leaf, parse_listing};
 use crate::url::{UrlError, UrlReader};
 use serde_json::{json, Map, Value};
 
@@ -85,57 +86,6 @@ fn materialize(reader: &UrlReader, url: &str) -> Result<Map<String, Value>, UrlE
         }
     }
     Ok(joined)
-}
-
-/// Upstream `MetadataMaterializer._parse`: `name/` a directory, `name` a
-/// leaf, `N=name` a key at `N/openssh-key`; `security-credentials` skipped.
-pub(crate) fn parse_listing(text: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let mut leaves: Vec<(String, String)> = Vec::new();
-    let mut children: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let field = line.trim();
-        let name = field.trim_end_matches('/');
-        if field.is_empty() || name.is_empty() || name == "security-credentials" {
-            continue;
-        }
-        if field.ends_with('/') {
-            if !children.iter().any(|c| c == name) {
-                children.push(name.to_string());
-            }
-            continue;
-        }
-        let (mut fname, mut resource) = (name.to_string(), name.to_string());
-        if let Some((ident, rest)) = field.split_once('=') {
-            if let Ok(n) = ident.trim().parse::<i64>() {
-                resource = format!("{n}/openssh-key");
-                fname = rest.to_string();
-            }
-        }
-        match leaves.iter_mut().find(|(f, _)| *f == fname) {
-            Some(slot) => slot.1 = resource,
-            None => leaves.push((fname, resource)),
-        }
-    }
-    (leaves, children)
-}
-
-/// Upstream `MetadataLeafDecoder`.
-pub(crate) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
-    if blob.is_empty() {
-        return json!("");
-    }
-    let text = String::from_utf8_lossy(blob);
-    let trimmed = text.trim();
-    if trimmed.starts_with('{') && trimmed.ends_with('}') {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => return v,
-            Err(e) => log::warn!("Field {field} looked like a json object, but it was not: {e}"),
-        }
-    }
-    if text.contains('\n') {
-        return Value::Array(text.lines().map(|l| json!(l)).collect());
-    }
-    json!(text)
 }
 
 #[cfg(test)]

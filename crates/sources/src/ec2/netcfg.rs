@@ -6,28 +6,7 @@ use super::*;
 /// (upstream `get_interfaces_by_mac`, simplified: loopback, bridges, bonds
 /// and VLANs are skipped).
 pub(super) fn interfaces_by_mac(host: &Host) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for name in host.list_dir("/sys/class/net") {
-        let dir = format!("/sys/class/net/{name}");
-        if name == "lo"
-            || host.exists(format!("{dir}/bridge"))
-            || host.exists(format!("{dir}/bonding"))
-            || host
-                .read_to_string(format!("{dir}/uevent"))
-                .is_ok_and(|u| u.lines().any(|l| l == "DEVTYPE=vlan"))
-        {
-            continue;
-        }
-        let Ok(mac) = host.read_to_string(format!("{dir}/address")) else {
-            continue;
-        };
-        let mac = mac.trim().to_lowercase();
-        if mac.is_empty() || mac == "00:00:00:00:00:00" || out.iter().any(|(m, _)| *m == mac) {
-            continue;
-        }
-        out.push((mac, name));
-    }
-    out
+    crate::url_ext::macs_of(host, host.list_dir("/sys/class/net"))
 }
 
 /// Upstream `convert_ec2_metadata_network_config` (v2) for the NICs present.

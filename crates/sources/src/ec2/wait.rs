@@ -3,19 +3,7 @@
 
 use super::*;
 
-pub(super) fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = hostport.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        hostport.split(':').next().unwrap_or_default()
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub(super) use crate::url_ext::is_loopback_url;
 
 /// One attempt per call (retries are ours), bounded by `timeout`, no
 /// proxy: the metadata service is link-local.

@@ -3,6 +3,9 @@
 //! NIC discovery under the host root, and vendor-data as bytes.
 
 use crate::url::UrlPolicy;
+#[cfg(test)]
+use crate::url_ext::is_loopback_url;
+pub(crate) use crate::url_ext::sandbox_allows as url_allowed;
 use ci_host::Host;
 use ci_pyval::py_str;
 use serde_json::Value;
@@ -69,57 +72,12 @@ pub(crate) fn policy(
     }
 }
 
-pub(crate) fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = hostport.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        hostport.split(':').next().unwrap_or_default()
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Under a sandbox root (tests, image builds) only loopback services are
-/// queried: a link-local metadata service there belongs to the build machine.
-pub(crate) fn url_allowed(host: &Host, url: &str) -> bool {
-    if host.is_sandbox() && !is_loopback_url(url) {
-        log::debug!("Not querying {url}: not loopback and the root is a sandbox");
-        return false;
-    }
-    true
-}
-
 /// `[mac, name]` of the NICs upstream's `get_interfaces_by_mac` lists:
 /// not loopback, bridges, bonds or VLANs; macs lowercased; first name wins.
 pub(crate) fn interfaces_by_mac(host: &Host) -> Vec<(String, String)> {
     let mut names = host.list_dir("/sys/class/net");
     names.sort_by(|a, b| natural_cmp(a, b));
-    let mut out: Vec<(String, String)> = Vec::new();
-    for name in names {
-        let dir = format!("/sys/class/net/{name}");
-        if name == "lo"
-            || host.exists(format!("{dir}/bridge"))
-            || host.exists(format!("{dir}/bonding"))
-            || host
-                .read_to_string(format!("{dir}/uevent"))
-                .is_ok_and(|u| u.lines().any(|l| l == "DEVTYPE=vlan"))
-        {
-            continue;
-        }
-        let Ok(mac) = host.read_to_string(format!("{dir}/address")) else {
-            continue;
-        };
-        let mac = mac.trim().to_lowercase();
-        if mac.is_empty() || mac == "00:00:00:00:00:00" || out.iter().any(|(m, _)| *m == mac) {
-            continue;
-        }
-        out.push((mac, name));
-    }
-    out
+    crate::url_ext::macs_of(host, names)
 }
 
 /// Upstream `find_candidate_nics` (simplified): NICs with a MAC, except

@@ -16,35 +16,7 @@ pub(crate) fn materialize(url: &str, fetch: Fetch) -> Result<Value, UrlError> {
 
 /// `(leaves: [(field, resource)], children)` of one listing.
 fn parse(blob: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
-    let text = String::from_utf8_lossy(blob);
-    let mut leaves: Vec<(String, String)> = Vec::new();
-    let mut children: Vec<String> = Vec::new();
-    for field in text.lines() {
-        let field = field.trim();
-        let name = field.trim_end_matches('/');
-        if field.is_empty() || name.is_empty() || name == "security-credentials" {
-            continue;
-        }
-        if field.ends_with('/') {
-            if !children.iter().any(|c| c == name) {
-                children.push(name.to_string());
-            }
-            continue;
-        }
-        let mut fname = name.to_string();
-        let mut resource = name.to_string();
-        if let Some((ident, rest)) = field.split_once('=') {
-            if let Ok(n) = ident.trim().parse::<i64>() {
-                resource = format!("{n}/openssh-key");
-                fname = rest.to_string();
-            }
-        }
-        match leaves.iter_mut().find(|(f, _)| *f == fname) {
-            Some(slot) => slot.1 = resource,
-            None => leaves.push((fname, resource)),
-        }
-    }
-    (leaves, children)
+    crate::ec2::crawl::parse_listing(&String::from_utf8_lossy(blob))
 }
 
 fn walk(blob: &[u8], base: &str, fetch: Fetch, depth: usize) -> Result<Value, UrlError> {

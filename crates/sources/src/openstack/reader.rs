@@ -9,6 +9,7 @@
 //! more files (`files[].content_path`, `network_config.content_path`)
 //! below `openstack/`.
 
+pub(crate) use crate::ec2::crawl::combine_url;
 use crate::url::{UrlError, UrlPolicy, UrlReader};
 use base64::Engine;
 use ci_pyval::py_str;
@@ -260,6 +261,23 @@ pub(crate) fn read_v2(b: &dyn Backend) -> Result<Crawled, OsError> {
     Ok(out)
 }
 
+/// A crawl's vendor-data and vendor-data2 as blobs; content
+/// [`convert_vendordata`] rejects is warned about and dropped, not fatal.
+pub(crate) fn vendordata_blobs(
+    vendordata: Option<&Value>,
+    vendordata2: Option<&Value>,
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let convert = |v: Option<&Value>, name: &str| {
+        convert_vendordata(v, true).unwrap_or_else(|e| {
+            log::warn!("Invalid content in {name}: {e}");
+            None
+        })
+    };
+    let first = convert(vendordata, "vendor-data");
+    let second = convert(vendordata2, "vendor-data2");
+    (first, second)
+}
+
 /// Upstream `sources.convert_vendordata`: a string or list is used as is
 /// (a list becomes a `#cloud-config-archive`, which our user-data
 /// processing reads part by part), a mapping contributes its `cloud-init`
@@ -329,14 +347,6 @@ impl HttpBackend {
             }
         }
     }
-}
-
-pub(crate) fn combine_url(base: &str, add: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        add.trim_start_matches('/')
-    )
 }
 
 impl Backend for HttpBackend {

@@ -176,21 +176,7 @@ fn round_parallel(
     (None, soon)
 }
 
-/// Loopback URLs only: under a sandbox root a link-local service belongs
-/// to the build machine, not the target.
-pub(crate) fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = hostport.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        hostport.split(':').next().unwrap_or_default()
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub(crate) use crate::url_ext::is_loopback_url;
 
 /// Upstream's `int(ds_cfg.get(key, default))`, with its message on a
 /// non-integer.
