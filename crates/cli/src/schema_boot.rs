@@ -123,21 +123,18 @@ pub(crate) fn validate_user_data(host: &Host, paths: &Paths) {
         log::warn!("cloud-config failed schema validation! You may run 'sudo cloud-init schema --system' to check the details.");
     }
     console("cloud-init: user-data schema findings:", &findings);
-    let list: Vec<Value> = findings.iter().map(finding_json).collect();
-    let body = serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default() + "\n";
-    if let Err(e) = host.write_atomic(
-        paths.run_file(SCHEMA_FINDINGS_FILE),
-        body.as_bytes(),
-        &WriteOpts::mode(0o644),
-    ) {
-        log::warn!("Failed to write {SCHEMA_FINDINGS_FILE}: {e}");
-    }
+    write_findings(host, paths, &findings);
 }
 
 /// Record findings that strict mode acted on (the rejected text never
 /// reaches `cloud-config.txt`, so [`validate_user_data`] cannot).
 pub(crate) fn record_rejected(host: &Host, paths: &Paths, text: &str) {
-    let list: Vec<Value> = boot_problems(text).iter().map(finding_json).collect();
+    write_findings(host, paths, &boot_problems(text));
+}
+
+/// `/run/cloud-init/schema-findings.json`, read by `cloud-init status`.
+fn write_findings(host: &Host, paths: &Paths, findings: &[Finding]) {
+    let list: Vec<Value> = findings.iter().map(finding_json).collect();
     let body = serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default() + "\n";
     if let Err(e) = host.write_atomic(
         paths.run_file(SCHEMA_FINDINGS_FILE),
