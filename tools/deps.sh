@@ -10,6 +10,10 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need+=(busybox-static)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+# Temporary-networking tests: namespaces, a DHCP client, ps.
+command -v ip >/dev/null || need+=(iproute2)
+command -v dhcpcd >/dev/null || [ -x /usr/sbin/dhcpcd ] || need+=(dhcpcd-base)
+command -v ps >/dev/null || need+=(procps)
 if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     need+=(cargo rustc)
 fi

@@ -104,8 +104,10 @@ for d in $depends; do
     dep_list="${dep_list:+$dep_list, }$d"
 done
 # useradd/usermod/chpasswd come from passwd; mount for seed disks; locales for
-# the locale module (locale-gen, update-locale), as Debian's cloud-init depends on it.
-dep_list="$dep_list, passwd, mount, locales"
+# the locale module (locale-gen, update-locale), as Debian's cloud-init depends on it;
+# a DHCP client for the local stage's temporary networking (we drive dhcpcd or udhcpc,
+# never dhclient).
+dep_list="$dep_list, passwd, mount, locales, dhcpcd-base | udhcpc"
 
 mkdir -p "$pkg/DEBIAN"
 inst 0755 "$dist/debian/postinst" DEBIAN/postinst

@@ -246,6 +246,10 @@ pub enum DevelCommand {
     /// Serve a cloud's metadata API from a seed directory (cloud-init-rs).
     #[command(name = "imds-serve")]
     ImdsServe(ImdsServeArgs),
+    /// Bring up temporary networking as the local stage does, print the
+    /// lease, run a command, tear it down (cloud-init-rs).
+    #[command(name = "ephemeral-net")]
+    EphemeralNet(EphemeralNetArgs),
     /// Handle hotplug events.
     #[command(name = "hotplug-hook")]
     HotplugHook(PassThrough),
@@ -291,6 +295,23 @@ pub struct ImdsServeArgs {
     /// Faults: delay=MS,fail=N[:STATUS],hang=PATH,truncate=PATH,404=PATH,revoke=N
     #[arg(long = "faults", default_value = "")]
     pub faults: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EphemeralNetArgs {
+    /// What to bring up.
+    #[arg(long = "kind", default_value = "dhcp4",
+          value_parser = ["dhcp4", "link-local4", "link-local6"])]
+    pub kind: String,
+    /// The interface (default: the fallback NIC, as the datasources choose).
+    #[arg(long = "iface")]
+    pub iface: Option<String>,
+    /// DHCP clients to try, in order (network.dhcp_client_priority).
+    #[arg(long = "dhcp-client", action = clap::ArgAction::Append)]
+    pub dhcp_client: Vec<String>,
+    /// Command to run while the network is up.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use ci_distro::Distro;
 use ci_host::Host;
 use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
 use ci_modules::{Frequency, InstanceInfo};
+use ci_sources::ephemeral::SystemNet;
 use ci_sources::{Datasource, SearchEvent, SourceContext, SourceOptions, Stage as DsStage};
 use ci_state::identity::PlatformIdentity;
 use ci_state::instance::{self, Existing};
@@ -153,7 +154,15 @@ impl Boot {
             log::debug!("Will wait for network connectivity before continuing");
             NetWait::new(&self.host).ensure();
         }
-        let ctx = SourceContext::new(&self.host, &cfg, ds_stage);
+        // Local-stage datasources that reach their metadata over the network
+        // bring it up themselves, temporarily; never in a sandbox, whose
+        // network would be this machine's.
+        let system_net = (local && !self.host.is_sandbox())
+            .then(|| SystemNet::new(&self.host, &cfg).with_tmp_dir(paths.run_file("tmp")));
+        let mut ctx = SourceContext::new(&self.host, &cfg, ds_stage);
+        if let Some(net) = &system_net {
+            ctx = ctx.with_net(net);
+        }
         let found = match self.restore(&ctx, &paths, existing, event) {
             Some(f) => Some(f),
             None => self

@@ -251,6 +251,7 @@ pub fn main_cloud_init() -> i32 {
             DevelCommand::MakeMime(_) => not_yet("devel make-mime"),
             DevelCommand::HotplugHook(_) => not_yet("devel hotplug-hook"),
             DevelCommand::ImdsServe(a) => imds_serve(&a),
+            DevelCommand::EphemeralNet(a) => crate::ephemeral_cmd::ephemeral_net(&host, &a),
         },
         Command::Schema(a) => crate::schema_cmd::schema(&a),
         Command::CollectLogs(_) => not_yet("collect-logs"),

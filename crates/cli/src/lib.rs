@@ -6,6 +6,7 @@ pub mod args;
 mod boot;
 mod cmds;
 mod consume;
+mod ephemeral_cmd;
 mod net_convert;
 mod net_events;
 mod net_wait;

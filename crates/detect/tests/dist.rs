@@ -348,7 +348,10 @@ fn package_layout_and_control() {
     }
     let depends = field("Depends");
     assert!(depends.starts_with("libc6"), "{depends}");
-    assert!(depends.ends_with(", passwd, mount, locales"), "{depends}");
+    assert!(
+        depends.ends_with(", passwd, mount, locales, dhcpcd-base | udhcpc"),
+        "{depends}"
+    );
     assert!(field("Installed-Size").parse::<u64>().unwrap() > 0);
     assert_eq!(field("Section"), "admin");
 

@@ -12,6 +12,11 @@
 use crate::error::SourceError;
 use std::sync::{Arc, Mutex};
 
+pub mod dhcp;
+mod system;
+
+pub use system::{lowest_physical_nic, SystemNet};
+
 /// What a datasource needs brought up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EphemeralKind {
