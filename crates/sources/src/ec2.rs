@@ -1,20 +1,22 @@
 //! Ec2: the EC2 instance metadata service (IMDS), for AWS and EC2-alike
-//! clouds, in the network stage.
+//! clouds. Two classes as upstream: `DataSourceEc2Local` (local stage, AWS
+//! and Outscale only, inside temporary DHCPv4 + IPv6 link-local networking)
+//! and `DataSourceEc2` (network stage); both have dsname `Ec2`.
 //!
 //! Upstream's sequence: identify the platform from DMI / `/sys/hypervisor`;
 //! on AWS get an IMDSv2 token (`PUT latest/api/token`) and send it with
 //! every request, elsewhere wait for `2009-04-04/meta-data/instance-id`
 //! without one; probe the newest API version; then read `user-data`, crawl
 //! `meta-data/` into a nested mapping and (AWS) the instance identity
-//! document. The local-stage variant (Ec2Local, ephemeral DHCP) is not
-//! built: Ec2 runs in the network stage only.
+//! document. Unlike upstream, the reads after the probe overlap (a few
+//! workers on one kept-alive agent) and nothing is read twice.
 
 use crate::blob;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, METADATA_UNKNOWN};
 use crate::error::SourceError;
 use crate::openstack::wait::cfg_int;
-use crate::url::{UrlError, UrlPolicy, UrlReader};
+use crate::url::UrlError;
 use ci_host::Host;
 use ci_pyval::{py_str, truthy};
 use serde_json::{json, Map, Value};
@@ -22,17 +24,21 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod client;
 pub(crate) mod crawl;
+mod local;
 mod netcfg;
 mod platform;
+mod tree;
 mod wait;
 
-use crawl::{maybe_b64decode, Session};
+use client::{status_error, Client};
+use crawl::{maybe_b64decode, tree_of, user_data_of, Session, TokenSlot};
 pub use netcfg::convert_network_config;
 use netcfg::interfaces_by_mac;
 pub use platform::identify_platform;
 use platform::strict_mode;
-use wait::{attempt_policy, is_loopback_url, token_exception, Verdict, Waiter};
+use wait::{is_loopback_url, token_exception, Verdict, Waiter};
 
 /// Upstream's default metadata addresses (`DataSourceEc2.metadata_urls`).
 pub const DEFAULT_METADATA_URLS: &[&str] = &[
@@ -48,8 +54,6 @@ const TTL_HEADER: &str = "X-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_TTL: &str = "21600";
 const DEFAULT_MAX_WAIT: i64 = 240;
 const DEFAULT_TIMEOUT: i64 = 50;
-/// Leaves fetched at once within one metadata directory.
-const PARALLEL: usize = 8;
 
 /// Cloud names upstream's `identify_platform` yields.
 pub const CLOUD_AWS: &str = "aws";
@@ -178,17 +182,9 @@ impl Ec2 {
         )
     }
 
-    /// Upstream `wait_for_metadata_service`: the base URL that answered.
-    fn wait_for_service(
-        &self,
-        host: &Host,
-        cfg: &Value,
-        session_token: &Mutex<Option<String>>,
-    ) -> Option<String> {
-        let (max_wait, timeout) = self.url_params(cfg);
-        if max_wait <= 0 {
-            return None;
-        }
+    /// The metadata URLs to wait on: config `metadata_urls`, else ours;
+    /// under a sandbox root only loopback ones.
+    fn candidate_urls(&self, host: &Host, cfg: &Value) -> Vec<String> {
         let mdurls: Vec<String> = match cfg.get("metadata_urls").and_then(Value::as_array) {
             Some(l) if !l.is_empty() => l.iter().map(py_str).collect(),
             Some(_) => {
@@ -199,27 +195,30 @@ impl Ec2 {
         };
         // Under a sandbox root (tests, image builds) only loopback services
         // are queried: a link-local IMDS there belongs to the build machine.
-        let mdurls: Vec<String> = if host.is_sandbox() {
-            let (keep, dropped): (Vec<String>, Vec<String>) =
-                mdurls.into_iter().partition(|u| is_loopback_url(u));
-            if !dropped.is_empty() {
-                log::debug!(
-                    "Removed the following from metadata urls: {} (not loopback, sandbox root)",
-                    py_list(&dropped)
-                );
-            }
-            keep
-        } else {
-            mdurls
-        };
-        if mdurls.is_empty() {
+        if !host.is_sandbox() {
+            return mdurls;
+        }
+        let (keep, dropped): (Vec<String>, Vec<String>) =
+            mdurls.into_iter().partition(|u| is_loopback_url(u));
+        if !dropped.is_empty() {
+            log::debug!(
+                "Removed the following from metadata urls: {} (not loopback, sandbox root)",
+                py_list(&dropped)
+            );
+        }
+        keep
+    }
+
+    /// Upstream `wait_for_metadata_service`: the base URL that answered.
+    fn wait_for_service(&self, client: &Client, cfg: &Value, mdurls: &[String]) -> Option<Found> {
+        let (max_wait, timeout) = self.url_params(cfg);
+        if max_wait <= 0 || mdurls.is_empty() {
             return None;
         }
         let waiter = Waiter {
-            base: &self.opts.http,
+            client,
             max_wait: Duration::from_secs(max_wait.unsigned_abs()),
             timeout: Duration::from_secs(timeout.unsigned_abs()),
-            requests: &self.requests,
         };
         if self.is_aws() {
             let urls: Vec<String> = mdurls
@@ -227,87 +226,113 @@ impl Ec2 {
                 .map(|u| format!("{u}/{TOKEN_ROUTE}"))
                 .collect();
             log::debug!("Fetching Ec2 IMDSv2 API Token");
-            match waiter.wait(&urls, "PUT", &[(TTL_HEADER, TOKEN_TTL)], token_exception) {
-                Some((i, body)) => {
-                    if let Ok(mut t) = session_token.lock() {
-                        *t = Some(String::from_utf8_lossy(&body).trim().to_string());
-                    }
-                    let base = mdurls.get(i).cloned();
-                    if let Some(b) = &base {
-                        log::debug!("Using metadata source: '{b}'");
-                    }
-                    return base;
-                }
-                None => {
-                    log::error!("Unable to get response from urls: {}", py_list(&urls));
-                    log::warn!("IMDS's HTTP endpoint is probably disabled");
-                    return None;
-                }
-            }
+            let Some((i, body)) =
+                waiter.wait(&urls, "PUT", &[(TTL_HEADER, TOKEN_TTL)], token_exception)
+            else {
+                log::error!("Unable to get response from urls: {}", py_list(&urls));
+                log::warn!("IMDS's HTTP endpoint is probably disabled");
+                return None;
+            };
+            let base = mdurls.get(i).cloned()?;
+            log::debug!("Using metadata source: '{base}'");
+            return Some(Found {
+                base,
+                token: Some(String::from_utf8_lossy(&body).trim().to_string()),
+                read: None,
+            });
         }
         let urls: Vec<String> = mdurls
             .iter()
             .map(|u| format!("{u}/{MIN_VERSION}/meta-data/instance-id"))
             .collect();
         let start = Instant::now();
-        match waiter.wait(&urls, "GET", &[], |_| Verdict::Retry) {
-            Some((i, _)) => {
-                let base = mdurls.get(i).cloned();
-                if let Some(b) = &base {
-                    log::debug!("Using metadata source: '{b}'");
-                }
-                base
-            }
-            None => {
-                log::error!(
-                    "Giving up on md from {} after {} seconds",
-                    py_list(&urls),
-                    start.elapsed().as_secs()
-                );
-                None
-            }
-        }
+        let Some((i, body)) = waiter.wait(&urls, "GET", &[], |_| Verdict::Retry) else {
+            log::error!(
+                "Giving up on md from {} after {} seconds",
+                py_list(&urls),
+                start.elapsed().as_secs()
+            );
+            return None;
+        };
+        let base = mdurls.get(i).cloned()?;
+        log::debug!("Using metadata source: '{base}'");
+        Some(Found {
+            read: urls.get(i).map(|u| (u.clone(), body)),
+            base,
+            token: None,
+        })
     }
 
-    fn crawl_service(&mut self, base: String, token: Option<String>) -> Result<(), SourceError> {
-        let policy = attempt_policy(&self.opts.http, self.crawl_policy.timeout);
+    /// Upstream `crawl_metadata` once the service answered: probe the
+    /// version, then read user-data, meta-data and (AWS) the identity.
+    fn crawl_service(&mut self, client: &Client, found: Found) -> Result<(), SourceError> {
         let session = Session {
-            base: base.clone(),
+            base: found.base.clone(),
             aws: self.is_aws(),
-            token: Mutex::new(token),
-            reader: UrlReader::new(policy),
+            token: Mutex::new(TokenSlot::new(found.token)),
+            client,
             crawl: self.crawl_policy.clone(),
-            requests: Arc::clone(&self.requests),
         };
-        let version = session.probe_version();
-        let root = format!("{base}/{version}");
-        let aws = self.is_aws();
-        let (ud, md, ident) = std::thread::scope(|s| {
-            let ud = s.spawn(|| session.user_data(&format!("{root}/user-data")));
-            let ident = s.spawn(|| {
-                aws.then(|| {
-                    session.tree(
-                        &format!("{root}/dynamic/instance-identity"),
-                        "dynamic/instance-identity",
-                    )
-                })
-            });
-            let md = session.tree(&format!("{root}/meta-data/"), "meta-data/");
-            (ud.join(), md, ident.join())
-        });
-        let md = md?;
-        self.userdata_raw = Some(maybe_b64decode(ud.unwrap_or_default()));
-        self.identity = match ident {
-            Ok(Some(Ok(Value::Object(m)))) => {
-                m.get("document").cloned().unwrap_or_else(|| json!({}))
+        let (version, probed) = session.probe_version();
+        let root = format!("{}/{version}", found.base);
+        // Whatever the wait or the probe read under this version is not read again.
+        let known = probed
+            .or(found.read)
+            .filter(|(url, _)| *url == format!("{root}/meta-data/instance-id"));
+        let got = tree::crawl(&session, &root, self.is_aws(), known);
+        let md = tree_of(&tree::meta_data_url(&root), "meta-data/", got.meta_data)?;
+        let ud = user_data_of(&tree::user_data_url(&root), got.user_data);
+        self.userdata_raw = Some(maybe_b64decode(ud));
+        self.identity = match got.identity {
+            Some(Ok(body)) => crawl::decode_leaf("document", &body),
+            Some(Err(e)) if e.code() != Some(404) => {
+                log::warn!(
+                    "Failed fetching dynamic/instance-identity from url {}: {e}",
+                    tree::identity_url(&root)
+                );
+                json!({})
             }
             _ => json!({}),
         };
         self.metadata = md;
-        self.metadata_address = Some(base);
+        self.metadata_address = Some(found.base);
         self.api_version = Some(version);
         Ok(())
     }
+
+    /// Wait for the service and crawl it over one agent; `Ok(false)` when
+    /// no service answered.
+    fn crawl_metadata(
+        &mut self,
+        ctx: &SourceContext,
+        cfg: &Value,
+        ipv6_only: bool,
+    ) -> Result<bool, SourceError> {
+        if self.url_params(cfg).0 <= 0 {
+            return Ok(false);
+        }
+        let mut urls = self.candidate_urls(ctx.host, cfg);
+        if ipv6_only {
+            urls = local::prefer_ipv6(urls);
+        }
+        let client = Client::new(&self.opts.http, Arc::clone(&self.requests));
+        let Some(found) = self.wait_for_service(&client, cfg, &urls) else {
+            return Ok(false);
+        };
+        let base = found.base.clone();
+        if let Err(e) = self.crawl_service(&client, found) {
+            log::warn!("Failed reading from metadata address {base}");
+            return Err(e);
+        }
+        Ok(true)
+    }
+}
+
+/// Where the service answered, and what the wait already read there.
+struct Found {
+    base: String,
+    token: Option<String>,
+    read: Option<(String, Vec<u8>)>,
 }
 
 fn py_list(items: &[String]) -> String {
@@ -327,30 +352,53 @@ impl Datasource for Ec2 {
     }
 
     fn class_name(&self) -> &'static str {
-        "DataSourceEc2"
+        match self.stage {
+            Stage::Local => "DataSourceEc2Local",
+            Stage::Network => "DataSourceEc2",
+        }
     }
 
     fn stage(&self) -> Stage {
         self.stage
     }
 
+    fn needs_ephemeral_net(&self) -> bool {
+        self.stage == Stage::Local
+    }
+
     fn crawl(&mut self, ctx: &SourceContext) -> Result<bool, SourceError> {
         let cloud = identify_platform(ctx.host);
         self.cloud = Some(cloud.to_string());
+        if self.stage == Stage::Local && !local::LOCAL_CLOUDS.contains(&cloud) {
+            log::debug!("{}", local::unsupported_message(cloud));
+            return Ok(false);
+        }
         let cfg = ctx.ds_cfg("Ec2");
         let mode = strict_mode(cfg.get("strict_id"));
         log::debug!("strict_mode: {mode}, cloud_name={cloud} cloud_platform=ec2");
         if mode == "true" && cloud == METADATA_UNKNOWN {
             return Ok(false);
         }
-        let token = Mutex::new(None);
-        let Some(base) = self.wait_for_service(ctx.host, &cfg, &token) else {
-            return Ok(false);
+        let found = if self.stage == Stage::Local {
+            if cfg!(target_os = "freebsd") {
+                log::debug!("FreeBSD doesn't support running dhclient with -sf");
+                return Ok(false);
+            }
+            let Some(net) = local::Ephemeral::bring_up(ctx.host, ctx.net) else {
+                return Ok(false);
+            };
+            let r = self.crawl_metadata(ctx, &cfg, net.ipv6_only());
+            if matches!(r, Ok(true)) {
+                log::debug!("Crawled metadata service{}", net.state_msg());
+            }
+            // Torn down right after the last request, before converting.
+            drop(net);
+            r?
+        } else {
+            self.crawl_metadata(ctx, &cfg, false)?
         };
-        let token = token.into_inner().ok().flatten();
-        if let Err(e) = self.crawl_service(base.clone(), token) {
-            log::warn!("Failed reading from metadata address {base}");
-            return Err(e);
+        if !found {
+            return Ok(false);
         }
         let full = cfg
             .get("apply_full_imds_network_config")

@@ -72,8 +72,7 @@ pub fn by_name(name: &str, stage: Stage, opts: &SourceOptions) -> Option<Box<dyn
     match canonical(name)? {
         "NoCloud" => Some(Box::new(NoCloud::new(stage, opts.clone()))),
         "None" if stage == Stage::Network => Some(Box::new(NoneSource::new(stage))),
-        // Ec2Local (ephemeral DHCP in the local stage) is not built yet.
-        "Ec2" if stage == Stage::Network => Some(Box::new(Ec2::new(stage, opts.clone()))),
+        "Ec2" => Some(Box::new(Ec2::new(stage, opts.clone()))),
         "GCE" => Some(Box::new(crate::gce::Gce::new(stage, opts.clone()))),
         "DigitalOcean" if stage == Stage::Local => Some(Box::new(
             crate::digitalocean::DigitalOcean::new(stage, opts.clone()),
@@ -135,7 +134,9 @@ pub fn from_cache(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>
         Some("DataSourceNoCloud") | Some("DataSourceNoCloudNet") => {
             Ok(Box::new(NoCloud::restore(stage, opts.clone(), v)?))
         }
-        Some("DataSourceEc2") => Ok(Box::new(Ec2::restore(stage, opts.clone(), v)?)),
+        Some("DataSourceEc2") | Some("DataSourceEc2Local") => {
+            Ok(Box::new(Ec2::restore(stage, opts.clone(), v)?))
+        }
         Some("DataSourceGCE") | Some("DataSourceGCELocal") => {
             Ok(Box::new(crate::gce::Gce::restore(stage, opts.clone(), v)?))
         }
@@ -236,7 +237,10 @@ mod tests {
             by_name("none", Stage::Network, &o).unwrap().class_name(),
             "DataSourceNone"
         );
-        assert!(by_name("Ec2", Stage::Local, &o).is_none());
+        assert_eq!(
+            by_name("Ec2", Stage::Local, &o).unwrap().class_name(),
+            "DataSourceEc2Local"
+        );
         assert_eq!(
             by_name("ec2", Stage::Network, &o).unwrap().class_name(),
             "DataSourceEc2"

@@ -141,13 +141,15 @@ fn aws_imdsv2_success() {
     let n = paths.len();
     paths.sort();
     paths.dedup();
-    // Only meta-data/instance-id is read twice: once by the version probe.
-    assert_eq!(paths.len(), n - 1, "a path was fetched twice: {reqs:?}");
+    // Nothing is read twice: the probe's meta-data/instance-id is reused.
+    assert_eq!(paths.len(), n, "a path was fetched twice: {reqs:?}");
     assert_eq!(ds.request_count(), reqs.len());
-    // token + probe + user-data + identity (listing, document) + meta-data
-    // tree (7 directory listings, 13 leaves).
+    // token + probe + user-data + identity document + meta-data tree
+    // (7 directory listings, 12 leaves besides instance-id); upstream
+    // makes 25: it reads instance-id twice and lists dynamic/instance-identity.
     assert_eq!(srv.count("GET", "/dynamic/instance-identity/document"), 1);
-    assert_eq!(reqs.len(), 1 + 1 + 1 + 2 + 20, "{reqs:#?}");
+    assert_eq!(srv.count("GET", "/dynamic/instance-identity"), 0);
+    assert_eq!(reqs.len(), 1 + 1 + 1 + 1 + 19, "{reqs:#?}");
     assert!(common::warnings().is_empty(), "{:?}", common::warnings());
 
     // The cache gives back the same answers without the service.
@@ -332,18 +334,24 @@ fn version_probe_falls_back_to_oldest() {
     let mut ds = ds(&srv.url());
     assert!(crawl(&mut ds, &host, &config(json!({}))).unwrap());
     assert_eq!(ds.api_version(), Some("2009-04-04"));
-    for v in ["2021-03-23", "2018-09-24", "2016-09-02"] {
+    // The wait's read of the oldest version's instance-id serves the crawl too.
+    for v in ["2021-03-23", "2018-09-24", "2016-09-02", "2009-04-04"] {
         assert_eq!(srv.count("GET", &format!("/{v}/meta-data/instance-id")), 1);
     }
     assert_eq!(ds.instance_id(), "i-0abc");
 }
 
 #[test]
-fn registered_for_the_network_stage_only() {
+fn registered_for_both_stages() {
     let o = SourceOptions::default();
-    assert!(ci_sources::by_name("Ec2", Stage::Local, &o).is_none());
+    let local = ci_sources::by_name("Ec2", Stage::Local, &o).unwrap();
+    assert_eq!(local.dsname(), "Ec2");
+    assert_eq!(local.class_name(), "DataSourceEc2Local");
+    assert!(local.needs_ephemeral_net());
     let ds = ci_sources::by_name("Ec2", Stage::Network, &o).unwrap();
     assert_eq!(ds.dsname(), "Ec2");
+    assert_eq!(ds.class_name(), "DataSourceEc2");
+    assert!(!ds.needs_ephemeral_net());
 }
 
 #[test]
@@ -393,4 +401,77 @@ fn persistent_503_on_token_is_bounded_by_max_wait() {
         .requests()
         .iter()
         .all(|r| r.method == "PUT" && r.status == 503));
+}
+
+/// A loopback TCP relay in front of the emulator that counts the
+/// connections clients open (the emulator counts requests).
+struct Relay {
+    url: String,
+    conns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn relay(target: std::net::SocketAddr) -> Relay {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&conns);
+    // Detached: the threads end with the test process.
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let Ok(server) = TcpStream::connect(target) else {
+                return;
+            };
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    Relay { url, conns }
+}
+
+#[test]
+fn crawl_overlaps_requests_on_few_connections() {
+    const DELAY: Duration = Duration::from_millis(200);
+    let faults = Faults {
+        delay: DELAY,
+        ..Faults::default()
+    };
+    let srv = start(seed(TokenMode::Required, true), faults);
+    let relay = relay(srv.addr());
+    let (_d, host) = root(true);
+    let mut ds = ds(&relay.url);
+    let t = Instant::now();
+    assert!(crawl(&mut ds, &host, &config(json!({}))).unwrap());
+    let elapsed = t.elapsed();
+    assert_eq!(ds.instance_id(), "i-0abc");
+    assert_eq!(ds.userdata_raw(), Some(USER_DATA.as_bytes()));
+    assert_eq!(ds.identity()["region"], "us-east-2");
+
+    let n = srv.requests().len();
+    assert_eq!(n, 23, "{:#?}", srv.requests());
+    assert_eq!(srv.count("PUT", "/latest/api/token"), 1);
+    // Token and probe are sequential by nature; the rest overlaps four
+    // ways, bounded below by the tree's depth (six levels).
+    let sequential = DELAY * u32::try_from(n).unwrap();
+    assert!(
+        elapsed < sequential.mul_f64(0.6),
+        "{elapsed:?} for {n} requests of {DELAY:?}"
+    );
+    // One agent, kept alive: at most one connection per worker (and the
+    // token's, reused).
+    let conns = relay.conns.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=5).contains(&conns),
+        "{conns} connections for {n} requests"
+    );
 }

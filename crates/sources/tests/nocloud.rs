@@ -291,7 +291,8 @@ fn find_source_local_stage_logs_and_events() {
     let msgs = common::messages();
     for expected in [
         "Looking for data source in: ['Ec2', 'Bogus', 'NoCloud', 'None'], via packages ['', 'cloudinit.sources'] that matches dependencies ['FILESYSTEM']",
-        "Searching for local data source in: ['DataSourceNoCloud']",
+        "Searching for local data source in: ['DataSourceEc2Local', 'DataSourceNoCloud']",
+        "DataSourceEc2Local needs temporary networking, which is not available in this run; skipped",
         "Seeing if we can get any data from <class 'cloudinit.sources.DataSourceNoCloud.DataSourceNoCloud'>",
         "Detected DataSourceNoCloud ",
         "Using seeded data from /var/lib/cloud/seed/nocloud",
@@ -307,6 +308,15 @@ fn find_source_local_stage_logs_and_events() {
     assert_eq!(
         events,
         vec![
+            SearchEvent::Start {
+                name: "search-Ec2Local".into(),
+                description: "searching for local data from DataSourceEc2Local".into()
+            },
+            SearchEvent::Finish {
+                name: "search-Ec2Local".into(),
+                result: ci_sources::EventResult::Success,
+                message: "no local data found from DataSourceEc2Local".into()
+            },
             SearchEvent::Start {
                 name: "search-NoCloud".into(),
                 description: "searching for local data from DataSourceNoCloud".into()

@@ -1,42 +1,66 @@
 //! Reading the service once found: version probe, user-data and the
-//! metadata tree (upstream's `MetadataMaterializer`), over one token.
+//! metadata tree (upstream's `MetadataMaterializer`), over one token and
+//! one agent.
 
 use super::*;
 
-/// One metadata address and (AWS) its token, shared by the crawl threads.
-pub(super) struct Session {
-    pub(super) base: String,
-    pub(super) aws: bool,
-    pub(super) token: Mutex<Option<String>>,
-    pub(super) reader: UrlReader,
-    pub(super) crawl: CrawlPolicy,
-    pub(super) requests: Arc<AtomicUsize>,
+/// The IMDSv2 token of a session. Refreshed at most once (after a 401):
+/// one token per boot, and a service that keeps refusing fresh tokens
+/// gets ordinary retries, not a token request per fetch.
+#[derive(Debug, Default)]
+pub(super) struct TokenSlot {
+    value: Option<String>,
+    stale: bool,
+    refreshed: bool,
 }
 
-impl Session {
-    /// Upstream `_get_headers`: on AWS, the token (fetched again if it was dropped).
+impl TokenSlot {
+    pub(super) fn new(value: Option<String>) -> Self {
+        TokenSlot {
+            value,
+            ..TokenSlot::default()
+        }
+    }
+}
+
+/// One metadata address and (AWS) its token, shared by the crawl threads.
+pub(super) struct Session<'c> {
+    pub(super) base: String,
+    pub(super) aws: bool,
+    pub(super) token: Mutex<TokenSlot>,
+    pub(super) client: &'c Client,
+    pub(super) crawl: CrawlPolicy,
+}
+
+impl Session<'_> {
+    fn slot(&self) -> std::sync::MutexGuard<'_, TokenSlot> {
+        self.token.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Upstream `_get_headers`: on AWS, the token (fetched again once after a 401).
     pub(super) fn token(&self) -> Option<String> {
         if !self.aws {
             return None;
         }
-        // Held across the PUT so threads that all saw a 401 refresh once.
-        let mut slot = self.token.lock().ok()?;
-        if slot.is_some() {
-            return slot.clone();
+        // Held across the PUT so threads that all saw a 401 share one new token.
+        let mut slot = self.slot();
+        if slot.stale {
+            slot.stale = false;
+            log::debug!("Refreshing Ec2 metadata API token");
+            let url = format!("{}/{TOKEN_ROUTE}", self.base);
+            slot.value =
+                match self
+                    .client
+                    .fetch("PUT", &url, &[(TTL_HEADER, TOKEN_TTL)], self.crawl.timeout)
+                {
+                    Ok(body) => Some(String::from_utf8_lossy(&body).trim().to_string()),
+                    Err(e) => {
+                        log::warn!("Unable to get API token: {url} raised exception {e}");
+                        None
+                    }
+                };
         }
-        log::debug!("Refreshing Ec2 metadata API token");
-        let url = format!("{}/{TOKEN_ROUTE}", self.base);
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        match self.reader.put(&url, &[(TTL_HEADER, TOKEN_TTL)], b"") {
-            Ok(r) => {
-                *slot = Some(String::from_utf8_lossy(&r.body).trim().to_string());
-                slot.clone()
-            }
-            Err(e) => {
-                log::warn!("Unable to get API token: {url} raised exception {e}");
-                None
-            }
-        }
+        slot.value.clone()
     }
 
     /// One GET; on error also the token it carried.
@@ -46,10 +70,8 @@ impl Session {
             Some(t) => vec![(TOKEN_HEADER, t.as_str())],
             None => Vec::new(),
         };
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.reader
-            .get(url, &headers)
-            .map(|r| r.body)
+        self.client
+            .fetch("GET", url, &headers, self.crawl.timeout)
             .map_err(|e| (e, token))
     }
 
@@ -66,12 +88,13 @@ impl Session {
                 return Err(err);
             }
             if self.aws && err.code() == Some(401) {
-                log::debug!("Clearing cached Ec2 API token due to expiry");
-                if let Ok(mut t) = self.token.lock() {
-                    // Another thread may already hold a fresh one.
-                    if *t == used {
-                        *t = None;
-                    }
+                let mut slot = self.slot();
+                // Requests in flight with the old token all see 401; only
+                // the first asks for a new one.
+                if slot.value == used && !slot.refreshed {
+                    log::debug!("Clearing cached Ec2 API token due to expiry");
+                    slot.stale = true;
+                    slot.refreshed = true;
                 }
             }
             attempt += 1;
@@ -89,88 +112,49 @@ impl Session {
 
     /// Upstream `get_metadata_api_version`: the newest version answering
     /// `meta-data/instance-id` with 200, else 2009-04-04. One attempt each.
-    pub(super) fn probe_version(&self) -> String {
+    /// Also the URL and body read, so the crawl need not read them again.
+    pub(super) fn probe_version(&self) -> (String, Option<(String, Vec<u8>)>) {
         for ver in EXTENDED_VERSIONS {
             let url = format!("{}/{ver}/meta-data/instance-id", self.base);
             match self.get_once(&url).map_err(|(e, _)| e) {
-                Ok(_) => {
+                Ok(body) => {
                     log::debug!("Found preferred metadata version {ver}");
-                    return ver.to_string();
+                    return (ver.to_string(), Some((url, body)));
                 }
                 Err(e) => log::debug!("url {url} raised exception {e}"),
             }
         }
-        MIN_VERSION.to_string()
+        (MIN_VERSION.to_string(), None)
     }
+}
 
-    pub(super) fn user_data(&self, url: &str) -> Vec<u8> {
-        match self.get(url, true) {
-            Ok(b) => b,
-            Err(e) if e.code() == Some(404) => Vec::new(),
-            Err(e) => {
-                log::warn!("Failed fetching userdata from url {url}: {e}");
-                Vec::new()
-            }
+/// What user-data a fetch result means: none for 404, none with a warning
+/// for other failures (upstream's `get_instance_userdata`).
+pub(super) fn user_data_of(url: &str, r: Result<Vec<u8>, UrlError>) -> Vec<u8> {
+    match r {
+        Ok(b) => b,
+        Err(e) if e.code() == Some(404) => Vec::new(),
+        Err(e) => {
+            log::warn!("Failed fetching userdata from url {url}: {e}");
+            Vec::new()
         }
     }
+}
 
-    /// Upstream `_get_instance_metadata`: materialise the tree at `url`.
-    pub(super) fn tree(&self, url: &str, what: &str) -> Result<Value, SourceError> {
-        self.materialize(url).map(Value::Object).map_err(|e| {
-            log::warn!("Failed fetching {what} from url {url}: {e}");
-            SourceError::Malformed {
-                what: format!("Ec2 metadata {what} at {url}"),
-                message: e.to_string(),
-            }
-        })
-    }
-
-    pub(super) fn materialize(&self, url: &str) -> Result<Map<String, Value>, UrlError> {
-        let listing = self.get(url, false)?;
-        let (leaves, children) = parse_listing(&String::from_utf8_lossy(&listing));
-        let mut joined = Map::new();
-        for c in children {
-            let child_url = format!("{}/", combine_url(url, &c));
-            joined.insert(c, Value::Object(self.materialize(&child_url)?));
+/// Upstream `_get_instance_metadata`'s failure: a warning and an error
+/// naming the tree.
+pub(super) fn tree_of(
+    url: &str,
+    what: &str,
+    r: Result<Map<String, Value>, UrlError>,
+) -> Result<Value, SourceError> {
+    r.map(Value::Object).map_err(|e| {
+        log::warn!("Failed fetching {what} from url {url}: {e}");
+        SourceError::Malformed {
+            what: format!("Ec2 metadata {what} at {url}"),
+            message: e.to_string(),
         }
-        let mut values: Vec<(String, Value)> = Vec::new();
-        for chunk in leaves.chunks(PARALLEL) {
-            let fetched: Vec<Result<(String, Value), UrlError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|(field, resource)| {
-                        let leaf_url = combine_url(url, resource);
-                        s.spawn(move || {
-                            self.get(&leaf_url, false)
-                                .map(|b| (field.clone(), decode_leaf(field, &b)))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(UrlError::Transport {
-                                url: url.to_string(),
-                                message: "metadata fetch thread failed".into(),
-                            })
-                        })
-                    })
-                    .collect()
-            });
-            for r in fetched {
-                values.push(r?);
-            }
-        }
-        for (field, value) in values {
-            if joined.contains_key(&field) {
-                log::warn!("Duplicate key found in results from {url}");
-            } else {
-                joined.insert(field, value);
-            }
-        }
-        Ok(joined)
-    }
+    })
 }
 
 /// Upstream `MetadataMaterializer._parse`: `name/` is a directory, `name`

@@ -5,19 +5,6 @@ use super::*;
 
 pub(super) use crate::url_ext::is_loopback_url;
 
-/// One attempt per call (retries are ours), bounded by `timeout`, no
-/// proxy: the metadata service is link-local.
-pub(super) fn attempt_policy(base: &UrlPolicy, timeout: Duration) -> UrlPolicy {
-    UrlPolicy {
-        timeout: Some(timeout),
-        connect_timeout: Some(timeout),
-        retries: 0,
-        sec_between: Duration::ZERO,
-        env_proxy: false,
-        ..base.clone()
-    }
-}
-
 /// What to do after a failed wait attempt (upstream's exception callbacks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Verdict {
@@ -48,10 +35,9 @@ pub(super) fn token_exception(e: &UrlError) -> Verdict {
 /// Upstream `wait_for_url` (serial form): try each URL in turn, sleep
 /// 1 s, 2 s after five rounds, … until `max_wait` has passed.
 pub(super) struct Waiter<'a> {
-    pub(super) base: &'a UrlPolicy,
+    pub(super) client: &'a Client,
     pub(super) max_wait: Duration,
     pub(super) timeout: Duration,
-    pub(super) requests: &'a AtomicUsize,
 }
 
 impl Waiter<'_> {
@@ -75,20 +61,14 @@ impl Waiter<'_> {
                 if timeout.is_zero() || (loop_n > 0 && timeout > left) {
                     timeout = left.max(Duration::from_secs(1));
                 }
-                let reader = UrlReader::new(attempt_policy(self.base, timeout));
-                self.requests.fetch_add(1, Ordering::SeqCst);
-                let result = if method == "PUT" {
-                    reader.put(url, headers, b"")
-                } else {
-                    reader.get(url, headers)
-                };
-                let err = match result {
-                    Ok(r) if !r.body.is_empty() => return Some((i, r.body)),
-                    Ok(r) => UrlError::Status {
+                let err = match self.client.send(method, url, headers, timeout) {
+                    Ok(r) if r.ok() && !r.body.is_empty() => return Some((i, r.body)),
+                    Ok(r) if r.ok() => UrlError::Status {
                         url: url.clone(),
                         code: r.code,
                         reason: format!("empty response [{}]", r.code),
                     },
+                    Ok(r) => status_error(url, r.code),
                     Err(e) => e,
                 };
                 log::warn!(

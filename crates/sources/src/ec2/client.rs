@@ -1,0 +1,130 @@
+//! One HTTP agent for a whole Ec2 search: the token request, the wait, the
+//! version probe and the crawl share its kept-alive connections, and every
+//! request carries its own deadline (the wait's `timeout`, the crawl's
+//! policy) instead of the agent's.
+
+use crate::url::{UrlError, UrlPolicy, UrlResponse};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Idle connections kept per host: the crawl workers, the token and one spare.
+const IDLE_PER_HOST: usize = super::tree::WORKERS + 2;
+
+pub(super) struct Client {
+    agent: ureq::Agent,
+    max_body: u64,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Client {
+    /// No proxy, whatever the environment says: the metadata service is link-local.
+    pub(super) fn new(base: &UrlPolicy, requests: Arc<AtomicUsize>) -> Self {
+        let cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(base.user_agent.as_str())
+            .proxy(None)
+            .max_idle_connections_per_host(IDLE_PER_HOST)
+            .build();
+        Client {
+            agent: ureq::Agent::new_with_config(cfg),
+            max_body: base.max_body,
+            requests,
+        }
+    }
+
+    /// One attempt of `method` (GET or PUT) within `timeout`; any status is
+    /// a response (the caller decides what a failure is).
+    pub(super) fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<UrlResponse, UrlError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        log::debug!(
+            "open '{url}' with {{'url': '{url}', 'allow_redirects': True, 'method': '{method}', 'timeout': {:.1}}} configuration",
+            timeout.as_secs_f64()
+        );
+        let transport = |e: ureq::Error| UrlError::Transport {
+            url: url.to_string(),
+            message: e.to_string(),
+        };
+        let result = if method == "PUT" {
+            let mut req = self.agent.put(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.config()
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(timeout))
+                .build()
+                .send(&[][..])
+        } else {
+            let mut req = self.agent.get(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.config()
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(timeout))
+                .build()
+                .call()
+        };
+        let mut resp = result.map_err(transport)?;
+        let code = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_body)
+            .read_to_vec()
+            .map_err(transport)?;
+        if code == 503 {
+            log::warn!("Endpoint returned a 503 error. HTTP endpoint is overloaded. Retrying.");
+        }
+        Ok(UrlResponse {
+            url: url.to_string(),
+            code,
+            body,
+        })
+    }
+
+    /// One attempt; a non-2xx status is an error, as upstream's `readurl`.
+    pub(super) fn fetch(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, UrlError> {
+        let resp = self.send(method, url, headers, timeout)?;
+        if resp.ok() {
+            log::debug!("Read from {url} ({}, {}b)", resp.code, resp.body.len());
+            return Ok(resp.body);
+        }
+        Err(status_error(url, resp.code))
+    }
+}
+
+/// The error upstream's `readurl` raises for a status (and its text).
+pub(super) fn status_error(url: &str, code: u16) -> UrlError {
+    if code == 404 {
+        return UrlError::NotFound {
+            url: url.to_string(),
+            message: format!("404 Client Error: Not Found for url: {url}"),
+        };
+    }
+    let kind = if (400..500).contains(&code) {
+        "Client Error"
+    } else if code >= 500 {
+        "Server Error"
+    } else {
+        "Unexpected Status"
+    };
+    UrlError::Status {
+        url: url.to_string(),
+        code,
+        reason: kind.to_string(),
+    }
+}
