@@ -189,7 +189,7 @@ fn verdict(raw: &[u8]) -> Result<(bool, &'static str), String> {
 pub(crate) fn online(host: &Host) -> bool {
     let v4 = host
         .read_to_string("/proc/net/route")
-        .map(|t| has_v4_default(&t))
+        .map(|t| has_v4_route(&t))
         .unwrap_or(false);
     v4 || host
         .read_to_string("/proc/net/ipv6_route")
@@ -201,14 +201,26 @@ pub(crate) fn online(host: &Host) -> bool {
             .unwrap_or(false)
 }
 
-/// `/proc/net/route`: `Iface Destination Gateway Flags ...`, hex fields; a
-/// default route has destination 0 and the UP flag (0x1).
-fn has_v4_default(text: &str) -> bool {
+/// `/proc/net/route`: `Iface Destination Gateway Flags ...`, hex fields in
+/// host byte order. Online is an UP route on a non-loopback interface other
+/// than the zeroconf one: the default route, or the subnet route of a configured
+/// address (what `systemd-networkd-wait-online` accepts as "configured";
+/// some networks, QEMU's restricted user networking among them, hand out an
+/// address without a router).
+fn has_v4_route(text: &str) -> bool {
     text.lines().skip(1).any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        matches!(f.as_slice(), [iface, dest, _gw, flags, ..]
-            if *iface != "lo" && *dest == "00000000"
-                && u32::from_str_radix(flags, 16).is_ok_and(|x| x & 1 == 1))
+        let [iface, dest, _gw, flags, _refcnt, _use, _metric, mask, ..] = f.as_slice() else {
+            return false;
+        };
+        let up = u32::from_str_radix(flags, 16).is_ok_and(|x| x & 1 == 1);
+        // The zeroconf route 169.254.0.0/16 (avahi, a DigitalOcean-style
+        // temporary address) is no network; /proc prints host byte order.
+        let zeroconf = matches!(
+            (*dest, *mask),
+            ("0000FEA9", "0000FFFF") | ("A9FE0000", "FFFF0000")
+        );
+        *iface != "lo" && up && !zeroconf
     })
 }
 
@@ -242,15 +254,23 @@ mod tests {
 
     #[test]
     fn v4_default_route() {
-        let none =
+        assert!(!has_v4_route(ROUTE_HEAD));
+        // An address's subnet route counts (10.0.2.0/24 on ens3)...
+        let subnet =
             format!("{ROUTE_HEAD}ens3\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
-        assert!(!has_v4_default(&none));
+        assert!(has_v4_route(&subnet));
+        // ...the zeroconf one (169.254.0.0/16) or one on lo does not.
+        let ll =
+            format!("{ROUTE_HEAD}ens3\t0000FEA9\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n");
+        assert!(!has_v4_route(&ll));
+        let lo = format!("{ROUTE_HEAD}lo\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n");
+        assert!(!has_v4_route(&lo));
         let def =
             format!("{ROUTE_HEAD}ens3\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
-        assert!(has_v4_default(&def));
+        assert!(has_v4_route(&def));
         let down =
             format!("{ROUTE_HEAD}ens3\t00000000\t0202000A\t0002\t0\t0\t100\t00000000\t0\t0\t0\n");
-        assert!(!has_v4_default(&down));
+        assert!(!has_v4_route(&down));
     }
 
     #[test]
