@@ -70,17 +70,24 @@ vm_start() {
         -append "root=/dev/vda1 ro console=ttyS0,115200 panic=-1${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}"
         -drive "file=$overlay,format=qcow2,if=virtio")
     [ -n "$seed" ] && cmd+=(-drive "file=$seed,format=raw,if=virtio,readonly=on")
-    if [ -n "${VM_EC2_IMDS_PORT:-}" ]; then
-        # An EC2 instance: SMBIOS as Amazon's, and 169.254.169.254:80 forwarded to the
-        # emulator on 127.0.0.1 (one socat per guest connection). libslirp accepts a
-        # guestfwd address only inside its network, hence 169.254.169.0/24.
-        local u=ec2e1916-9099-7caf-fd21-0123456789ab
+    local imds_port=${VM_IMDS_PORT:-${VM_EC2_IMDS_PORT:-}}
+    if [ -n "$imds_port" ]; then
+        # A cloud instance: SMBIOS as the cloud's (VM_IMDS_CLOUD: ec2, the default, or
+        # digitalocean), and 169.254.169.254:80 forwarded to the emulator on 127.0.0.1
+        # (one socat per guest connection). libslirp accepts a guestfwd address only
+        # inside its network, hence 169.254.169.0/24.
         local net="user,model=virtio-net-pci,restrict=on,ipv6=off,net=169.254.169.0/24,host=169.254.169.1"
         net+=",dns=169.254.169.3,dhcpstart=169.254.169.15,hostfwd=tcp:127.0.0.1:$VM_PORT-:22"
-        net+=",guestfwd=tcp:169.254.169.254:80-cmd:socat STDIO TCP:127.0.0.1:$VM_EC2_IMDS_PORT"
-        cmd+=(-nic "$net"
-            -smbios "type=1,manufacturer=Amazon EC2,product=t3.micro,version=1.0,serial=$u,uuid=$u"
-            -smbios "type=3,manufacturer=Amazon EC2,asset=Amazon EC2")
+        net+=",guestfwd=tcp:169.254.169.254:80-cmd:socat STDIO TCP:127.0.0.1:$imds_port"
+        cmd+=(-nic "$net")
+        case "${VM_IMDS_CLOUD:-ec2}" in
+            digitalocean)
+                cmd+=(-smbios "type=1,manufacturer=DigitalOcean,product=Droplet,serial=${VM_DROPLET_ID:-41234567}") ;;
+            *)
+                local u=ec2e1916-9099-7caf-fd21-0123456789ab
+                cmd+=(-smbios "type=1,manufacturer=Amazon EC2,product=t3.micro,version=1.0,serial=$u,uuid=$u"
+                    -smbios "type=3,manufacturer=Amazon EC2,asset=Amazon EC2") ;;
+        esac
     else
         cmd+=(-nic "user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22")
     fi

@@ -8,12 +8,16 @@
 #   3. broken seed  invalid user-data: still boots, metadata key logs in as `debian`,
 #                   status degraded/error with the reason in the JSON
 #   4. ec2          no seed disk, SMBIOS "Amazon EC2", our EC2 metadata emulator behind a
-#                   guestfwd: detected as Ec2, default user gets the metadata key, cloud-id aws
+#                   guestfwd: detected as Ec2, found by Ec2Local over temporary DHCP (dhcpcd),
+#                   default user gets the metadata key, cloud-id aws
 #   5. ec2 reboot   the emulator stopped (metadata unreachable): same instance, per-instance
 #                   modules not re-run, host keys kept
 #   6. strict       strict schema mode (from the kernel command line) and user-data with a
 #                   schema error: boot completes, the metadata key logs in, nothing from the
 #                   user-data ran, console and status carry the error
+#   7. digitalocean SMBIOS "DigitalOcean", our DigitalOcean emulator behind the guestfwd: the
+#                   local stage reaches it from a temporary link-local address (no DHCP),
+#                   removes that address, and renders the droplet's static network config
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
@@ -37,7 +41,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -326,7 +330,16 @@ EOF
         expect "cloud-id" "$(g cloud-id)" aws
         expect_re "datasource_list from detection" "$(g cat /run/cloud-init/cloud.cfg)" \
             'datasource_list: \[ ?Ec2, None ?\]'
-        expect_re "status names the Ec2 datasource" "$(g 'cloud-init status --long')" 'DataSourceEc2'
+        expect_re "found in the local stage (Ec2Local)" "$(g 'cloud-init status --long')" \
+            'DataSourceEc2Local'
+        log=$(g 'sudo -n cat /var/log/cloud-init.log')
+        # Temporary DHCP in the local stage through the image's dhcpcd, then torn down.
+        expect_re "the local stage leased an address with dhcpcd" "$log" \
+            'Received dhcp lease on [a-z0-9]+ for 169\.254\.169\.15/255\.255\.255\.0'
+        expect_re "and removed it afterwards" "$log" \
+            'Running command \["ip", "-family", "inet", "addr", "del", "169\.254\.169\.15/24"'
+        expect "no DHCP client left running" \
+            "$(g 'cat /proc/[0-9]*/comm 2>/dev/null | grep -c dhcpcd || true')" 0
         expect "region from the metadata" "$(g 'cloud-init query region')" eu-west-1
         EC2_BOOT=$(g cat /proc/sys/kernel/random/boot_id)
         expect "user-data runcmd ran" "$(g cat /var/lib/vmtest-ec2-runcmd.log)" "runcmd $EC2_BOOT"
@@ -397,6 +410,70 @@ print("ok" if ok else "no", errs[:200], paths)
         collect
     fi
     vm_stop debian
+fi
+
+# ---- 7: a DigitalOcean droplet: metadata from a temporary link-local address ----
+if [[ " $ONLY " == *" 7 "* ]]; then
+    do_seed=$RUN/imds-do
+    mkdir -p "$do_seed"
+    # The droplet's public NIC is the VM's one NIC, with the address slirp forwards SSH to.
+    cat >"$do_seed/meta-data" <<EOF
+instance-id: 41234567
+local-hostname: vmtest-droplet
+region: ams3
+public-keys:
+  - $PUBKEY
+dns-nameservers: [169.254.169.3]
+interfaces:
+  public:
+    - mac: "52:54:00:12:34:56"
+      type: public
+      ipv4: {ip_address: 169.254.169.15, netmask: 255.255.255.0, gateway: 169.254.169.1}
+EOF
+    printf '#cloud-config\nruncmd:\n  - [touch, /var/lib/vmtest-do-ran]\n' >"$do_seed/user-data"
+    [ -x "$RUN/debroot/usr/bin/cloud-init" ] || { rm -rf "$RUN/debroot" && dpkg-deb -x "$DEB" "$RUN/debroot"; }
+    DO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$RUN/debroot/usr/bin/cloud-init" devel imds-serve --cloud digitalocean --seed "$do_seed" \
+        --listen "127.0.0.1:$DO_PORT" >"$RUN/imds-do.log" 2>&1 &
+    IMDS_PID=$!
+    vm_new_overlay "$IMG" "$RUN/disk-do.qcow2"
+    if VM_IMDS_PORT=$DO_PORT VM_IMDS_CLOUD=digitalocean \
+        boot digitalocean debian "" "$RUN/disk-do.qcow2" fresh; then
+        wait_done || true
+        # Upstream deprecates this datasource (23.2): status is done and degraded (exit 2),
+        # the deprecation being the one recoverable error.
+        rc=0
+        long=$(g 'cloud-init status --long') || rc=$?
+        expect "status --long exits 2 (the datasource's deprecation)" "$rc" 2
+        expect_re "status done" "$long" '^status: done$'
+        verdict=$(g 'cloud-init status --format json' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rec = d.get("recoverable_errors") or {}
+msgs = [m for v in rec.values() for m in v]
+ok = not d.get("errors") and list(rec) == ["DEPRECATED"] and msgs and all("DataSourceDigitalOcean is deprecated" in m for m in msgs)
+print("ok" if ok else "no", d.get("errors"), rec)
+' 2>&1 || true)
+        expect_re "no errors; only the deprecation is recoverable" "$verdict" '^ok'
+        expect "no failed cloud-init or ssh units" \
+            "$(g 'systemctl --failed --no-legend --plain | grep -E "cloud|ssh" || true')" ""
+        expect "cloud-id" "$(g cloud-id)" digitalocean
+        expect_re "status names the DigitalOcean datasource" "$(g 'cloud-init status --long')" \
+            'DataSourceDigitalOcean'
+        expect "user-data runcmd ran" "$(g 'test -e /var/lib/vmtest-do-ran && echo ran')" ran
+        log=$(g 'sudo -n cat /var/log/cloud-init.log')
+        expect_re "the local stage used a link-local address" "$log" \
+            "brought device '[a-z0-9]+' up with address 169\.254\.[0-9]+\.[0-9]+/16"
+        expect_re "and removed it" "$log" 'cleaning up ipv4LL address'
+        expect_re "the metadata came over it" "$(cat "$RUN/imds-do.log")" 'GET /metadata/v1.json 200'
+        # Only the droplet's static address is left: no 169.254.x.y/16, no DHCP client.
+        addrs=$(g "ip -4 -o addr show scope global | awk '{print \$4}'")
+        expect "only the static address remains" "$addrs" 169.254.169.15/24
+        expect "no DHCP client runs" "$(g 'cat /proc/[0-9]*/comm 2>/dev/null | grep -c dhcpcd || true')" 0
+        collect
+    fi
+    vm_stop debian
+    stop_imds
 fi
 
 echo
