@@ -122,24 +122,6 @@ fn read_sysinfo(host: &Host) -> Result<Option<String>, SourceError> {
     }
 }
 
-/// Upstream `get_link_local_nic`: the physical NIC with the lowest ifindex.
-fn link_local_nic(host: &Host) -> Option<String> {
-    host.list_dir("/sys/class/net")
-        .into_iter()
-        .filter(|n| host.exists(format!("/sys/class/net/{n}/device")))
-        .filter_map(|n| {
-            let idx = host
-                .read_to_string(format!("/sys/class/net/{n}/ifindex"))
-                .ok()?
-                .trim()
-                .parse::<i64>()
-                .ok()?;
-            Some((idx, n))
-        })
-        .min()
-        .map(|(_, n)| n)
-}
-
 /// Upstream `convert_network_configuration`: DigitalOcean `interfaces` and
 /// name servers to network config v1, for the NICs present (`[mac, name]`).
 pub fn convert_network_config(
@@ -256,7 +238,7 @@ impl Datasource for DigitalOcean {
         let wait = shared::cfg_f64(&cfg, "wait_retry", MD_WAIT_RETRY, false);
         let use_ll = cfg.get("use_ip4LL").map(truthy).unwrap_or(true);
         let lease = if use_ll {
-            let nic = link_local_nic(ctx.host);
+            let nic = crate::ephemeral::lowest_physical_nic(ctx.host);
             if let Some(n) = &nic {
                 log::debug!("selected interface '{n}' for reading metadata");
             }

@@ -213,40 +213,80 @@ impl UrlReader {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Result<UrlResponse, UrlError> {
-        let transport = |e: ureq::Error| UrlError::Transport {
-            url: url.to_string(),
-            message: e.to_string(),
-        };
-        let result = if method == "PUT" {
-            let mut req = self.agent.put(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.send(body.unwrap_or_default())
-        } else {
-            let mut req = self.agent.get(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.call()
-        };
-        let mut resp = result.map_err(transport)?;
-        let code = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.policy.max_body)
-            .read_to_vec()
-            .map_err(transport)?;
-        Ok(UrlResponse {
-            url: url.to_string(),
-            code,
+        send_once(
+            &self.agent,
+            method,
+            url,
+            headers,
             body,
-        })
+            None,
+            self.policy.max_body,
+        )
     }
 }
 
-fn status_error(url: &str, code: u16) -> UrlError {
+/// One request on `agent` (`PUT` sends `body`, anything else is a GET); any
+/// status is a response. `timeout` overrides the agent's deadlines.
+pub(crate) fn send_once(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Option<Duration>,
+    max_body: u64,
+) -> Result<UrlResponse, UrlError> {
+    let transport = |e: ureq::Error| UrlError::Transport {
+        url: url.to_string(),
+        message: e.to_string(),
+    };
+    // ureq's PUT and GET builders are different types, hence two arms.
+    let result = if method == "PUT" {
+        let mut req = agent.put(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match timeout {
+            Some(t) => req
+                .config()
+                .timeout_global(Some(t))
+                .timeout_connect(Some(t))
+                .build()
+                .send(body.unwrap_or_default()),
+            None => req.send(body.unwrap_or_default()),
+        }
+    } else {
+        let mut req = agent.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match timeout {
+            Some(t) => req
+                .config()
+                .timeout_global(Some(t))
+                .timeout_connect(Some(t))
+                .build()
+                .call(),
+            None => req.call(),
+        }
+    };
+    let mut resp = result.map_err(transport)?;
+    let code = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(max_body)
+        .read_to_vec()
+        .map_err(transport)?;
+    Ok(UrlResponse {
+        url: url.to_string(),
+        code,
+        body,
+    })
+}
+
+/// The error upstream's `readurl` raises for a status (and its text).
+pub(crate) fn status_error(url: &str, code: u16) -> UrlError {
     let kind = if (400..500).contains(&code) {
         "Client Error"
     } else if code >= 500 {

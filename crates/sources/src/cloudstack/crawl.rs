@@ -3,7 +3,7 @@
 //! `helpers/ec2.py` reads it for them: one request at a time, each with
 //! `readurl(timeout, retries)` and 1 s between attempts, no token.
 
-use crate::ec2::crawl::{decode_leaf, parse_listing};
+use crate::ec2::crawl::{decode_leaf, join_leaves, parse_listing};
 use crate::url::{UrlError, UrlReader};
 use serde_json::{json, Map, Value};
 
@@ -78,13 +78,7 @@ fn materialize(reader: &UrlReader, url: &str) -> Result<Map<String, Value>, UrlE
         let body = reader.get(&combine_url(url, &resource), &[])?.body;
         values.push((field.clone(), decode_leaf(&field, &body)));
     }
-    for (field, value) in values {
-        if joined.contains_key(&field) {
-            log::warn!("Duplicate key found in results from {url}");
-        } else {
-            joined.insert(field, value);
-        }
-    }
+    join_leaves(&mut joined, values, url);
     Ok(joined)
 }
 

@@ -3,7 +3,8 @@
 //! request carries its own deadline (the wait's `timeout`, the crawl's
 //! policy) instead of the agent's.
 
-use crate::url::{UrlError, UrlPolicy, UrlResponse};
+pub(super) use crate::url::status_error;
+use crate::url::{send_once, UrlError, UrlPolicy, UrlResponse};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,47 +48,19 @@ impl Client {
             "open '{url}' with {{'url': '{url}', 'allow_redirects': True, 'method': '{method}', 'timeout': {:.1}}} configuration",
             timeout.as_secs_f64()
         );
-        let transport = |e: ureq::Error| UrlError::Transport {
-            url: url.to_string(),
-            message: e.to_string(),
-        };
-        let result = if method == "PUT" {
-            let mut req = self.agent.put(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.config()
-                .timeout_global(Some(timeout))
-                .timeout_connect(Some(timeout))
-                .build()
-                .send(&[][..])
-        } else {
-            let mut req = self.agent.get(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.config()
-                .timeout_global(Some(timeout))
-                .timeout_connect(Some(timeout))
-                .build()
-                .call()
-        };
-        let mut resp = result.map_err(transport)?;
-        let code = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.max_body)
-            .read_to_vec()
-            .map_err(transport)?;
-        if code == 503 {
+        let resp = send_once(
+            &self.agent,
+            method,
+            url,
+            headers,
+            None,
+            Some(timeout),
+            self.max_body,
+        )?;
+        if resp.code == 503 {
             log::warn!("Endpoint returned a 503 error. HTTP endpoint is overloaded. Retrying.");
         }
-        Ok(UrlResponse {
-            url: url.to_string(),
-            code,
-            body,
-        })
+        Ok(resp)
     }
 
     /// One attempt; a non-2xx status is an error, as upstream's `readurl`.
@@ -104,27 +77,5 @@ impl Client {
             return Ok(resp.body);
         }
         Err(status_error(url, resp.code))
-    }
-}
-
-/// The error upstream's `readurl` raises for a status (and its text).
-pub(super) fn status_error(url: &str, code: u16) -> UrlError {
-    if code == 404 {
-        return UrlError::NotFound {
-            url: url.to_string(),
-            message: format!("404 Client Error: Not Found for url: {url}"),
-        };
-    }
-    let kind = if (400..500).contains(&code) {
-        "Client Error"
-    } else if code >= 500 {
-        "Server Error"
-    } else {
-        "Unexpected Status"
-    };
-    UrlError::Status {
-        url: url.to_string(),
-        code,
-        reason: kind.to_string(),
     }
 }

@@ -211,6 +211,22 @@ pub(crate) fn decode_leaf(field: &str, blob: &[u8]) -> Value {
     json!(text)
 }
 
+/// Upstream's `MetadataMaterializer` join: leaves after the children, a leaf
+/// named like a child is dropped with its warning.
+pub(crate) fn join_leaves(
+    joined: &mut Map<String, Value>,
+    leaves: Vec<(String, Value)>,
+    url: &str,
+) {
+    for (field, value) in leaves {
+        if joined.contains_key(&field) {
+            log::warn!("Duplicate key found in results from {url}");
+        } else {
+            joined.insert(field, value);
+        }
+    }
+}
+
 pub(crate) fn combine_url(base: &str, add: &str) -> String {
     format!(
         "{}/{}",

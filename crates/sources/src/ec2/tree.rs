@@ -5,7 +5,7 @@
 //! Of the identity tree only `document` is read (upstream also reads its
 //! listing, `pkcs7`, `signature` and `rsa2048`, and keeps only `document`).
 
-use super::crawl::{combine_url, decode_leaf, parse_listing, Session};
+use super::crawl::{combine_url, decode_leaf, join_leaves, parse_listing, Session};
 use crate::url::UrlError;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -231,12 +231,6 @@ fn materialize(board: &Board, url: &str) -> Result<Map<String, Value>, UrlError>
         let body = fetched(board, &combine_url(url, resource))?;
         values.push((field.clone(), decode_leaf(field, body)));
     }
-    for (field, value) in values {
-        if joined.contains_key(&field) {
-            log::warn!("Duplicate key found in results from {url}");
-        } else {
-            joined.insert(field, value);
-        }
-    }
+    join_leaves(&mut joined, values, url);
     Ok(joined)
 }
