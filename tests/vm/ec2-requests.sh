@@ -4,7 +4,8 @@
 # with SMBIOS "Amazon EC2" and no seed disk, 169.254.169.254:80 forwarded to our EC2
 # emulator (`cloud-init devel imds-serve --cloud ec2`) on 127.0.0.1. The emulator prints
 # one line per request; this counts them per first boot, and reports the span from the
-# first to the last request and the time from qemu start to the first request.
+# first to the last request, the time from qemu start to the first request, and the time
+# in the datasource (its search step in cloud-init.log, local stage first).
 #
 # Usage: tests/vm/ec2-requests.sh [-n ROUNDS] [-d FILE.deb] [-o OUTDIR]
 set -euo pipefail
@@ -66,7 +67,7 @@ stop_imds() {
 }
 trap 'vm_stop; stop_imds; rm -f "$out"/*.qcow2' EXIT
 
-printf 'variant\tround\trequests\ttoken_puts\tfirst_request_s\tspan_s\tlogin_s\n' >"$out/results.tsv"
+printf 'variant\tround\trequests\ttoken_puts\tfirst_request_s\tspan_s\tdatasource_s\tstage\tlogin_s\n' >"$out/results.tsv"
 for r in $(seq 1 "$rounds"); do
     for v in agent upstream; do
         d=$out/$v-$r
@@ -88,8 +89,26 @@ for r in $(seq 1 "$rounds"); do
         read -r n puts first span < <(awk -v t0="$t0" '
             $1 == "request" { n++; if ($3 == "PUT") p++; if (!f) f = $2; l = $2 }
             END { if (n) printf "%d %d %.2f %.2f\n", n, p, f - t0, l - f; else print "0 0 - -" }' "$d/imds.log")
-        echo "[$v round $r] requests $n (token PUTs $puts), first after ${first}s, span ${span}s, login ${tl}s"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$n" "$puts" "$first" "$span" "$tl" >>"$out/results.tsv"
+        # Time in the datasource: its search step's start and finish events in
+        # cloud-init.log (both agents log upstream's event lines), local stage first.
+        ds=$(python3 - "$d/cloud-init.txt" <<'PYTIME'
+import re, sys, datetime
+text = open(sys.argv[1], errors="replace").read()
+def at(kind, stage, name):
+    m = re.search(r"^(\S+ \S+) - \S+\[DEBUG\]: %s: %s/search-%s:" % (kind, stage, name), text, re.M)
+    return datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f") if m else None
+for stage, name in (("init-local", "Ec2Local"), ("init-network", "Ec2")):
+    a, b = at("start", stage, name), at("finish", stage, name)
+    if a and b:
+        print("%.2f %s" % ((b - a).total_seconds(), stage))
+        break
+else:
+    print("- -")
+PYTIME
+)
+        read -r ds_s ds_stage <<<"$ds"
+        echo "[$v round $r] requests $n (token PUTs $puts), first after ${first}s, span ${span}s, in datasource ${ds_s}s ($ds_stage), login ${tl}s"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$n" "$puts" "$first" "$span" "$ds_s" "$ds_stage" "$tl" >>"$out/results.tsv"
     done
 done
 column -t "$out/results.tsv"
