@@ -112,12 +112,23 @@ pub fn discover(
     program: &Path,
     iface: &str,
     tmp_dir: &Path,
-) -> Result<DhcpLease, DhcpError> {
+) -> Result<Discovered, DhcpError> {
     log::debug!("Performing a dhcp discovery on {iface}");
     match client {
         Client::Dhcpcd => dhcpcd(host, program, iface),
-        Client::Udhcpc => udhcpc(host, program, iface, tmp_dir),
+        Client::Udhcpc => udhcpc(host, program, iface, tmp_dir).map(|lease| Discovered {
+            lease,
+            client_exit: None,
+        }),
     }
+}
+
+/// A lease, and the client's exit when it is still under way: dhcpcd takes
+/// a noticeable time to stop, which need not delay the metadata requests.
+/// Join it before tearing the network down.
+pub struct Discovered {
+    pub lease: DhcpLease,
+    pub client_exit: Option<std::thread::JoinHandle<()>>,
 }
 
 fn no_lease(client: Client, iface: &str, detail: impl Into<String>) -> DhcpError {
@@ -128,7 +139,7 @@ fn no_lease(client: Client, iface: &str, detail: impl Into<String>) -> DhcpError
     }
 }
 
-fn dhcpcd(host: &Host, program: &Path, iface: &str) -> Result<DhcpLease, DhcpError> {
+fn dhcpcd(host: &Host, program: &Path, iface: &str) -> Result<Discovered, DhcpError> {
     let prog = program.to_string_lossy().into_owned();
     // Upstream's flags: IPv4 only, wait for the address, keep it when dhcpcd
     // exits, no ARP probe, no hooks. dhcpcd's own timeout (30 s) bounds it.
@@ -152,24 +163,31 @@ fn dhcpcd(host: &Host, program: &Path, iface: &str) -> Result<DhcpLease, DhcpErr
             iface,
         ]))
         .map_err(|e| no_lease(Client::Dhcpcd, iface, e.to_string()));
-    // Stop the daemon dhcpcd left behind whatever the dump said; with
-    // --persistent it exits without removing the address.
-    let stop = host.run(&Cmd::new([
-        prog.as_str(),
-        "--ipv4only",
-        "--persistent",
-        "-x",
-        iface,
-    ]));
-    if let Err(e) = stop {
-        log::debug!("dhcpcd on {iface} did not stop cleanly: {e}");
-    }
-    let mut lease =
-        parse_dhcpcd_dump(&dump?.stdout_str(), iface).ok_or_else(|| DhcpError::BadLease {
+    // Stop the daemon dhcpcd left behind, whatever the dump said, while the
+    // caller goes on: with --persistent it exits without removing the
+    // address or the routes, so it does not race the caller's `ip` commands.
+    let stopper = host.clone();
+    let stop_cmd = Cmd::new([prog.as_str(), "--ipv4only", "--persistent", "-x", iface]);
+    let name = iface.to_string();
+    let client_exit = std::thread::spawn(move || {
+        if let Err(e) = stopper.run(&stop_cmd) {
+            log::debug!("dhcpcd on {name} did not stop cleanly: {e}");
+        }
+    });
+    let parsed = dump.and_then(|d| {
+        parse_dhcpcd_dump(&d.stdout_str(), iface).ok_or_else(|| DhcpError::BadLease {
             client: "dhcpcd",
             iface: iface.to_string(),
             detail: "no options in --dumplease output".into(),
-        })?;
+        })
+    });
+    let mut lease = match parsed {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = client_exit.join();
+            return Err(e);
+        }
+    };
     // dhcpcd does not name option 245 (Azure's wireserver); read it from the
     // raw lease it keeps.
     if let Ok(raw) = host.read(format!("/var/lib/dhcpcd/{iface}.lease")) {
@@ -179,7 +197,10 @@ fn dhcpcd(host: &Host, program: &Path, iface: &str) -> Result<DhcpLease, DhcpErr
             lease.insert("unknown-245".into(), format!("{a}.{b}.{c}.{d}"));
         }
     }
-    Ok(lease)
+    Ok(Discovered {
+        lease,
+        client_exit: Some(client_exit),
+    })
 }
 
 /// `dhcpcd --dumplease` is `name='value'` lines; names are mapped to upstream's.

@@ -110,7 +110,8 @@ impl SystemNet {
         }
         let got = dhcp::discover(&self.host, client, &program, &iface, &self.tmp_dir)
             .map_err(|e| Self::err(e.to_string()))?;
-        self.apply_lease(&mut lease, &before, &got)?;
+        lease.client_exit = got.client_exit;
+        self.apply_lease(&mut lease, &before, &got.lease)?;
         Ok(lease)
     }
 
@@ -283,6 +284,8 @@ struct SystemLease {
     host: Host,
     info: LeaseInfo,
     undo: Vec<Vec<String>>,
+    /// The DHCP client still stopping; waited for before the tear-down.
+    client_exit: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SystemLease {
@@ -294,6 +297,7 @@ impl SystemLease {
                 ..LeaseInfo::default()
             },
             undo: Vec::new(),
+            client_exit: None,
         }
     }
 
@@ -316,6 +320,9 @@ impl Lease for SystemLease {
 
 impl Drop for SystemLease {
     fn drop(&mut self) {
+        if let Some(exit) = self.client_exit.take() {
+            let _ = exit.join();
+        }
         for argv in self.undo.drain(..) {
             if let Err(e) = self.host.run(&Cmd::new(argv)) {
                 log::debug!("ephemeral network tear-down step failed: {e}");
