@@ -253,7 +253,7 @@ pub fn main_cloud_init() -> i32 {
             DevelCommand::ImdsServe(a) => imds_serve(&a),
             DevelCommand::EphemeralNet(a) => crate::ephemeral_cmd::ephemeral_net(&host, &a),
         },
-        Command::Schema(a) => crate::schema_cmd::schema(&a),
+        Command::Schema(a) => crate::schema_cmd::schema(&a, &host, &boot.files),
         Command::CollectLogs(_) => not_yet("collect-logs"),
         Command::Analyze(_) => not_yet("analyze"),
     }

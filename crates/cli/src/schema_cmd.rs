@@ -1,34 +1,25 @@
 //! `cloud-init schema`.
 
 use ci_schema::{Format, SchemaType, SystemLayout};
-use std::path::PathBuf;
 
 /// `cloud-init schema -c FILE [-t TYPE] [-i FILE] [--annotate] [--format F]`
-/// or `--system`.
-pub(crate) fn schema(a: &crate::args::SchemaArgs) -> i32 {
-    let (root, files) = root_and_files();
-    let host = ci_host::Host::new(&root);
-    let cfg =
-        ci_config::load::load_config(&host, &ci_config::load::LoadOptions::from_env(&files)).0;
+/// or `--system`; `host` and `files` come from the global `--root` and `-f`.
+pub(crate) fn schema(
+    a: &crate::args::SchemaArgs,
+    host: &ci_host::Host,
+    files: &[std::path::PathBuf],
+) -> i32 {
+    let cfg = ci_config::load::load_config(host, &ci_config::load::LoadOptions::from_env(files)).0;
     let paths = crate::paths_of(&cfg);
     let layout = SystemLayout {
-        root: root.clone(),
+        root: host.root().to_path_buf(),
         cloud_dir: paths.cloud_dir.clone(),
         run_dir: paths.run_dir.clone(),
         // Tests run on a temp root as a normal user; only the real system
         // needs root to read the instance's data.
-        as_root: ci_host::Host::running_as_root() || root != std::path::Path::new("/"),
+        as_root: ci_host::Host::running_as_root() || host.is_sandbox(),
     };
     schema_with(a, &layout)
-}
-
-/// The global `--root` and `-f` options, which `cmds.rs` does not hand on.
-fn root_and_files() -> (PathBuf, Vec<PathBuf>) {
-    use clap::Parser;
-    match crate::args::Cli::try_parse() {
-        Ok(cli) => (cli.root, cli.files),
-        Err(_) => (PathBuf::from("/"), Vec::new()),
-    }
 }
 
 pub(crate) fn schema_with(a: &crate::args::SchemaArgs, layout: &SystemLayout) -> i32 {
