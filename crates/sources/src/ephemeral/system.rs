@@ -14,6 +14,7 @@ use super::dhcp::{self, DhcpLease};
 use super::{EphemeralKind, EphemeralNet, Lease, LeaseInfo};
 use crate::error::SourceError;
 use ci_host::{Cmd, Host};
+use ci_net::ip::ipv4_mask_to_prefix;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -126,7 +127,8 @@ impl SystemNet {
         let field = |k: &str| got.get(k).filter(|v| !v.is_empty()).cloned();
         let ip = field("fixed-address").ok_or_else(|| Self::err("lease without an address"))?;
         let mask = field("subnet-mask").ok_or_else(|| Self::err("lease without a subnet mask"))?;
-        let prefix = mask_prefix(&mask)
+        let prefix = ipv4_mask_to_prefix(&mask)
+            .map(u32::from)
             .ok_or_else(|| Self::err(format!("invalid prefix or netmask: {mask}")))?;
         let broadcast = field("broadcast-address").or_else(|| broadcast_of(&ip, prefix));
         log::debug!("Received dhcp lease on {iface} for {ip}/{mask}");
@@ -342,17 +344,6 @@ fn ipv4_addresses(out: &str) -> Vec<String> {
         .collect()
 }
 
-/// `255.255.255.0` or `24` to a prefix length.
-fn mask_prefix(mask: &str) -> Option<u32> {
-    if let Ok(p) = mask.parse::<u32>() {
-        return (p <= 32).then_some(p);
-    }
-    let m: std::net::Ipv4Addr = mask.parse().ok()?;
-    let bits = u32::from(m);
-    let p = bits.leading_ones();
-    (bits.checked_shl(p).unwrap_or(0) == 0).then_some(p)
-}
-
 fn broadcast_of(ip: &str, prefix: u32) -> Option<String> {
     let a: std::net::Ipv4Addr = ip.parse().ok()?;
     let host_bits = u32::MAX.checked_shr(prefix).unwrap_or(0);
@@ -412,12 +403,12 @@ mod tests {
 
     #[test]
     fn masks_and_broadcasts() {
-        assert_eq!(mask_prefix("255.255.255.0"), Some(24));
-        assert_eq!(mask_prefix("255.255.240.0"), Some(20));
-        assert_eq!(mask_prefix("0.0.0.0"), Some(0));
-        assert_eq!(mask_prefix("16"), Some(16));
-        assert_eq!(mask_prefix("255.0.255.0"), None);
-        assert_eq!(mask_prefix("33"), None);
+        assert_eq!(ipv4_mask_to_prefix("255.255.255.0"), Some(24));
+        assert_eq!(ipv4_mask_to_prefix("255.255.240.0"), Some(20));
+        assert_eq!(ipv4_mask_to_prefix("0.0.0.0"), Some(0));
+        assert_eq!(ipv4_mask_to_prefix("16"), Some(16));
+        assert_eq!(ipv4_mask_to_prefix("255.0.255.0"), None);
+        assert_eq!(ipv4_mask_to_prefix("33"), None);
         assert_eq!(broadcast_of("10.1.2.3", 20).as_deref(), Some("10.1.15.255"));
         assert_eq!(broadcast_of("10.1.2.3", 32).as_deref(), Some("10.1.2.3"));
     }
