@@ -8,13 +8,16 @@
 
 mod accounts;
 mod fs;
+mod inroot;
+pub mod random;
 mod runner;
 
 pub use accounts::{GroupEntry, UserEntry};
 pub use fs::WriteOpts;
+pub use inroot::MAX_HOPS;
 pub use runner::{Cmd, CmdError, CmdOutput, RealRunner, RecordingRunner, Runner, Where};
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The target machine: a root directory plus the command runner used on it.
@@ -64,54 +67,20 @@ impl Host {
     /// `/var/lib/cloud/instance -> /var/lib/cloud/instances/i-1` must not lead
     /// out to this machine's files); the last component is left as it is, so
     /// link operations act on the link itself.
+    ///
+    /// This is for looking, not writing: the last component may still be a
+    /// link the kernel would follow on this machine. Anything that writes,
+    /// creates or changes a file uses [`Host::try_resolve`]/[`Host::try_path`]
+    /// or the file methods on `Host`. On a chain of too many links the answer
+    /// is a path that cannot exist (see `inroot.rs`).
     pub fn path(&self, target: impl AsRef<Path>) -> PathBuf {
-        self.map(target.as_ref(), false)
+        self.map_or_unusable(target.as_ref(), false)
     }
 
     /// Like [`Host::path`], but also follows a symlink in the last component
     /// inside the root: use it to read what a path points at.
     pub fn resolve(&self, target: impl AsRef<Path>) -> PathBuf {
-        self.map(target.as_ref(), true)
-    }
-
-    fn map(&self, target: &Path, follow_last: bool) -> PathBuf {
-        // Components below the root, as a stack we can rewind for `..`.
-        let mut stack: Vec<std::ffi::OsString> = Vec::new();
-        let mut pending: Vec<std::ffi::OsString> = normal_parts(target);
-        pending.reverse();
-        let mut hops = 0;
-        while let Some(comp) = pending.pop() {
-            if comp == ".." {
-                stack.pop();
-                continue;
-            }
-            stack.push(comp);
-            let is_last = pending.is_empty();
-            if !self.is_sandbox() || (is_last && !follow_last) || hops >= 40 {
-                continue;
-            }
-            let here = self.join_stack(&stack);
-            let Ok(dest) = std::fs::read_link(&here) else {
-                continue;
-            };
-            hops += 1;
-            stack.pop();
-            if dest.is_absolute() {
-                stack.clear();
-            }
-            let mut more = normal_parts(&dest);
-            more.reverse();
-            pending.extend(more);
-        }
-        self.join_stack(&stack)
-    }
-
-    fn join_stack(&self, stack: &[std::ffi::OsString]) -> PathBuf {
-        let mut out = self.root.clone();
-        for c in stack {
-            out.push(c);
-        }
-        out
+        self.map_or_unusable(target.as_ref(), true)
     }
 
     pub fn runner(&self) -> &dyn Runner {
@@ -173,17 +142,6 @@ impl Host {
             .map(|m| m.uid() == 0)
             .unwrap_or(false)
     }
-}
-
-/// The normal components of a path, keeping `..` (resolved by the caller).
-fn normal_parts(p: &Path) -> Vec<std::ffi::OsString> {
-    p.components()
-        .filter_map(|c| match c {
-            Component::Normal(c) => Some(c.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
