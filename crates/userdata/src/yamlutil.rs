@@ -35,11 +35,7 @@ pub(crate) fn load(text: &str, allowed: Allowed, diag: &mut Diag) -> Option<Valu
             None
         }
         Err(e) => {
-            let (line, col) = e.reported_mark();
-            diag.warn(format!(
-                "Failed loading yaml blob. Invalid format at line {line} column {col}: \"{}\"",
-                e.pyyaml_text(text)
-            ));
+            diag.warn(e.load_yaml_warning(text));
             None
         }
     }

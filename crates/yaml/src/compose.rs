@@ -3,8 +3,9 @@
 //! node's start mark is that of its first property (anchor or tag) if any.
 
 use crate::error::{Pos, YamlError};
+use crate::repair::Check;
 use crate::scan_errors::{block_header_problem, translate, ErrCtx, Open};
-use crate::tabs::{first_bad_tab, Span};
+use crate::tabs::{close_quote, first_bad_tab, Span};
 use crate::text::Text;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -94,6 +95,14 @@ pub(crate) struct Composer<'a> {
     tab_error: Option<YamlError>,
     /// yaml-rust2's own wording and position of the last parse error.
     raw_error: Option<(String, Pos)>,
+    /// Where yaml-rust2 saw quoted scalars (opening, closing quote), flow
+    /// collections (opening, closing indicator) and flow indicators, as
+    /// char indices: what checks a predicted repair.
+    quoted_spans: Vec<(usize, usize)>,
+    flow_ranges: Vec<(usize, usize)>,
+    flow_indicators: Vec<usize>,
+    /// Flow collections still open where the scan stopped.
+    open_flows: usize,
 }
 
 /// PyYAML's anchor and alias names are `[0-9A-Za-z_-]+`, and must be
@@ -141,6 +150,10 @@ impl<'a> Composer<'a> {
         let mut leading_doc_end = None;
         let mut first = true;
         let mut name_error: Option<YamlError> = None;
+        let mut quoted_spans = Vec::new();
+        let mut flow_ranges = Vec::new();
+        let mut flow_indicators = Vec::new();
+        let mut flow_open = Vec::new();
         for tok in Scanner::new(source.chars()) {
             let pos = Pos::from_marker(&tok.0);
             let index = tok.0.index();
@@ -154,6 +167,17 @@ impl<'a> Composer<'a> {
                 }
             }
             match tok.1 {
+                TokenType::FlowSequenceStart | TokenType::FlowMappingStart => {
+                    flow_open.push(index);
+                    flow_indicators.push(index);
+                }
+                TokenType::FlowSequenceEnd | TokenType::FlowMappingEnd => {
+                    if let Some(open) = flow_open.pop() {
+                        flow_ranges.push((open, index));
+                    }
+                    flow_indicators.push(index);
+                }
+                TokenType::FlowEntry => flow_indicators.push(index),
                 TokenType::Value => values.push(pos),
                 TokenType::BlockEntry => {
                     // Marked after the "- "; find the dash itself.
@@ -165,6 +189,12 @@ impl<'a> Composer<'a> {
                     dashes.entry(p.col).or_default().push(p);
                 }
                 TokenType::Scalar(style, _) => {
+                    if matches!(
+                        style,
+                        TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
+                    ) {
+                        quoted_spans.push((index, close_quote(&text.chars, index)));
+                    }
                     let mut start = index;
                     if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) {
                         // The token is marked at its content; find the indicator.
@@ -244,7 +274,78 @@ impl<'a> Composer<'a> {
             started: false,
             tab_error,
             raw_error: None,
+            quoted_spans,
+            flow_ranges,
+            flow_indicators,
+            open_flows: flow_open.len(),
         }
+    }
+
+    /// Flow collections open where the token scan stopped (at a scan
+    /// error: open around it).
+    pub(crate) fn open_flows(&self) -> usize {
+        self.open_flows
+    }
+
+    /// Whether yaml-rust2's tokens confirm every predicted patch: each
+    /// reindented line inside a quoted scalar (or, for flow lines, a flow
+    /// collection), each comment space right after a flow indicator or a
+    /// closing quote. Only then is the patch whitespace PyYAML ignores.
+    /// The first patch (by position) before char index `limit` that
+    /// yaml-rust2's tokens do not confirm: its char index.
+    pub(crate) fn first_unconfirmed(&self, checks: &[Check], limit: usize) -> Option<usize> {
+        let n = self.text.chars.len() + 2;
+        // Depth of quoted scalars / flow collections over each index.
+        let mut quoted = vec![0i32; n];
+        let mut flow = vec![0i32; n];
+        let mut closes = vec![false; n];
+        for &(open, close) in &self.quoted_spans {
+            if let Some(d) = quoted.get_mut(open + 1) {
+                *d += 1;
+            }
+            if let Some(d) = quoted.get_mut(close + 1) {
+                *d -= 1;
+            }
+            if let Some(c) = closes.get_mut(close) {
+                *c = true;
+            }
+        }
+        for &(open, close) in &self.flow_ranges {
+            if let Some(d) = flow.get_mut(open + 1) {
+                *d += 1;
+            }
+            if let Some(d) = flow.get_mut(close) {
+                *d -= 1;
+            }
+        }
+        for &k in &self.flow_indicators {
+            if let Some(c) = closes.get_mut(k) {
+                *c = true;
+            }
+        }
+        for k in 1..n {
+            quoted[k] += quoted[k - 1];
+            flow[k] += flow[k - 1];
+        }
+        let inside = |v: &[i32], k: usize| v.get(k).is_some_and(|d| *d > 0);
+        let confirmed = |c: &Check| match *c {
+            Check::QuotedLine(k) | Check::FlowLine(k) | Check::CommentSpace(k) if k >= limit => {
+                true
+            }
+            Check::QuotedLine(k) => inside(&quoted, k),
+            Check::FlowLine(k) => inside(&quoted, k) || inside(&flow, k),
+            Check::CommentSpace(k) => {
+                k > 0 && closes.get(k - 1) == Some(&true) && self.text.get(k + 1) == Some('#')
+            }
+        };
+        checks.iter().find(|c| !confirmed(c)).map(|c| match *c {
+            Check::QuotedLine(k) | Check::FlowLine(k) | Check::CommentSpace(k) => k,
+        })
+    }
+
+    /// The char index of a position in this text.
+    pub(crate) fn index_of(&self, p: Pos) -> usize {
+        self.text.idx(p)
     }
 
     pub(crate) fn raw_error(&self) -> Option<&(String, Pos)> {
@@ -485,7 +586,10 @@ impl<'a> Composer<'a> {
                 },
                 Event::SequenceStart(anchor_id, tag) | Event::MappingStart(anchor_id, tag) => {
                     if self.stack.len() >= MAX_DEPTH {
-                        return Err(YamlError::at(pos, "exceeded the maximum nesting depth"));
+                        return Err(YamlError::at(
+                            pos,
+                            format!("exceeded the maximum nesting depth (YAML nesting bound: {MAX_DEPTH} levels)"),
+                        ));
                     }
                     let open_char = self.text.get(self.text.idx(pos));
                     let mut pos = pos;

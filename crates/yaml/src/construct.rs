@@ -15,13 +15,28 @@ use crate::Marks;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// A document expanding (through aliases) past this many values is
-/// refused: each alias is copied into the JSON tree.
-const MAX_VALUES: usize = 2_000_000;
+/// Bounds on what a document may expand to: PyYAML shares an aliased
+/// node, but each alias is copied into the JSON tree, so a small document
+/// of nested aliases ("billion laughs") or of aliases to one long string
+/// would otherwise take unbounded time and memory.
+/// Values (and merged pairs) built beyond the document's length: a value
+/// takes at least one character of text unless it comes through an alias.
+pub(crate) const MAX_EXPANDED_VALUES: usize = 1_000_000;
+/// Scalar text (keys and values, plus mark paths when asked for) built
+/// beyond the document's own length.
+pub(crate) const MAX_EXPANDED_TEXT_BYTES: usize = 32 << 20;
 
 pub(crate) struct Constructor<'m> {
     marks: Option<&'m mut Marks>,
     made: usize,
+    /// Bytes of scalar text and mark paths built so far.
+    bytes: usize,
+    /// `bytes` may reach this: the source length plus the bound.
+    byte_budget: usize,
+    /// Pairs merge flattening may still produce (see [`flatten`]).
+    merge_budget: usize,
+    /// `made` may reach this: the source length plus the bound.
+    value_budget: usize,
 }
 
 /// The tag a node ends up with after implicit resolution.
@@ -54,13 +69,54 @@ pub(crate) type Pair<'n> = (&'n Node, &'n Node, bool);
 
 impl<'m> Constructor<'m> {
     pub(crate) fn new(marks: Option<&'m mut Marks>) -> Self {
-        Constructor { marks, made: 0 }
+        Constructor {
+            marks,
+            made: 0,
+            bytes: 0,
+            byte_budget: MAX_EXPANDED_TEXT_BYTES,
+            merge_budget: MAX_EXPANDED_VALUES,
+            value_budget: MAX_EXPANDED_VALUES,
+        }
     }
 
-    fn mark(&mut self, path: String, node: &Node) {
+    /// Allows for `len` bytes of source text besides the expansion bound.
+    pub(crate) fn source_len(mut self, len: usize) -> Self {
+        self.byte_budget = MAX_EXPANDED_TEXT_BYTES.saturating_add(len);
+        self.value_budget = MAX_EXPANDED_VALUES.saturating_add(len);
+        self.merge_budget = self.value_budget;
+        self
+    }
+
+    fn spend(&mut self, node: &Node, bytes: usize) -> Result<(), YamlError> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.byte_budget {
+            return Err(YamlError::at(
+                node.start,
+                format!(
+                    "document expands to too much text through aliases (YAML alias expansion bound: {MAX_EXPANDED_TEXT_BYTES} bytes beyond the document's size)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A child's dotted path; only marks use paths, so none is built
+    /// without them (an alias under long keys would repeat them all).
+    fn join(&self, path: &str, part: &str) -> String {
+        if self.marks.is_none() {
+            return String::new();
+        }
+        join(path, part)
+    }
+
+    fn mark(&mut self, path: String, node: &Node) -> Result<(), YamlError> {
+        if self.marks.is_some() {
+            self.spend(node, path.len())?;
+        }
         if let Some(m) = self.marks.as_deref_mut() {
             m.insert(path, (node.start.line, node.start.col));
         }
+        Ok(())
     }
 
     pub(crate) fn construct(&mut self, node: &Node, path: &str) -> Result<Value, YamlError> {
@@ -70,10 +126,10 @@ impl<'m> Constructor<'m> {
 
     fn construct_tagged(&mut self, node: &Node, tag: &str, path: &str) -> Result<Value, YamlError> {
         self.made += 1;
-        if self.made > MAX_VALUES {
+        if self.made > self.value_budget {
             return Err(YamlError::at(
                 node.start,
-                "document expands to too many values (alias expansion limit)",
+                format!("document expands to too many values through aliases (YAML alias expansion bound: {MAX_EXPANDED_VALUES} values beyond the document's size)"),
             ));
         }
         let Some(short) = tag.strip_prefix(TAG_PREFIX) else {
@@ -82,14 +138,15 @@ impl<'m> Constructor<'m> {
         let bad = |msg: String| YamlError::at(node.start, msg);
         match short {
             "str" | "null" | "bool" | "int" | "float" | "timestamp" | "binary" => {
+                self.spend(node, scalar_text(node).map_or(0, str::len))?;
                 construct_scalar(node, short)
             }
             "seq" => match &node.kind {
                 Kind::Seq(items) => {
                     let mut out = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
-                        let p = join(path, &i.to_string());
-                        self.mark(p.clone(), item);
+                        let p = self.join(path, &i.to_string());
+                        self.mark(p.clone(), item)?;
                         out.push(self.construct(item, &p)?);
                     }
                     Ok(Value::Array(out))
@@ -109,8 +166,8 @@ impl<'m> Constructor<'m> {
     /// PyYAML's `flatten_mapping`: `<<` values (a mapping, or a list of
     /// mappings where earlier ones win) go first, the node's own pairs after,
     /// so own keys override merged ones.
-    fn flatten<'n>(&self, node: &'n Node) -> Result<Vec<Pair<'n>>, YamlError> {
-        flatten(node)
+    fn flatten<'n>(&mut self, node: &'n Node) -> Result<Vec<Pair<'n>>, YamlError> {
+        flatten(node, &mut self.merge_budget)
     }
 
     fn key(
@@ -144,8 +201,8 @@ impl<'m> Constructor<'m> {
             if let Some(id) = ident {
                 name = same.entry(id).or_insert(name).clone();
             }
-            let p = join(path, &name);
-            self.mark(p.clone(), k);
+            let p = self.join(path, &name);
+            self.mark(p.clone(), k)?;
             let value = self.construct(v, &p)?;
             out.insert(name, value);
         }
@@ -164,7 +221,7 @@ impl<'m> Constructor<'m> {
             let id = ident.unwrap_or_else(|| format!("s:{name}"));
             if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(id) {
                 slot.insert(out.len());
-                self.mark(join(path, &out.len().to_string()), k);
+                self.mark(self.join(path, &out.len().to_string()), k)?;
                 out.push(key);
             }
         }
@@ -205,10 +262,10 @@ impl<'m> Constructor<'m> {
                 )
                 .with_context(ctx, node.start));
             };
-            let p = join(path, &i.to_string());
-            self.mark(p.clone(), sub);
-            let key = self.construct(k, &join(&p, "0"))?;
-            let value = self.construct(v, &join(&p, "1"))?;
+            let p = self.join(path, &i.to_string());
+            self.mark(p.clone(), sub)?;
+            let key = self.construct(k, &self.join(&p, "0"))?;
+            let value = self.construct(v, &self.join(&p, "1"))?;
             out.push(Value::Array(vec![key, value]));
         }
         Ok(Value::Array(out))
@@ -282,8 +339,23 @@ fn json_key(v: &Value) -> Option<(String, Option<String>)> {
     }
 }
 
-/// PyYAML's `flatten_mapping` (see `Constructor::flatten`).
-pub(crate) fn flatten<'n>(node: &'n Node) -> Result<Vec<Pair<'n>>, YamlError> {
+/// PyYAML's `flatten_mapping` (see `Constructor::flatten`). Merges of
+/// merges through aliases multiply, so every pair made is taken from
+/// `budget` (shared by one load), and running out is an error.
+fn take_budget(node: &Node, budget: &mut usize, n: usize) -> Result<(), YamlError> {
+    match budget.checked_sub(n) {
+        Some(left) => {
+            *budget = left;
+            Ok(())
+        }
+        None => Err(YamlError::at(
+            node.start,
+            format!("document expands to too many values through aliases (YAML alias expansion bound: {MAX_EXPANDED_VALUES} merged pairs beyond the document's size)"),
+        )),
+    }
+}
+
+pub(crate) fn flatten<'n>(node: &'n Node, budget: &mut usize) -> Result<Vec<Pair<'n>>, YamlError> {
     let Kind::Map(pairs) = &node.kind else {
         return Err(YamlError::at(
             node.start,
@@ -296,7 +368,11 @@ pub(crate) fn flatten<'n>(node: &'n Node) -> Result<Vec<Pair<'n>>, YamlError> {
         let ktag = node_tag(k);
         if ktag == Implicit::Merge.tag() {
             match &v.kind {
-                Kind::Map(_) => merge.extend(flatten(v)?),
+                Kind::Map(_) => {
+                    let sub = flatten(v, budget)?;
+                    take_budget(v, budget, sub.len())?;
+                    merge.extend(sub);
+                }
                 Kind::Seq(subs) => {
                     let mut sub_lists = Vec::new();
                     for sub in subs {
@@ -307,7 +383,9 @@ pub(crate) fn flatten<'n>(node: &'n Node) -> Result<Vec<Pair<'n>>, YamlError> {
                             )
                             .with_context("while constructing a mapping", node.start));
                         }
-                        sub_lists.push(flatten(sub)?);
+                        let list = flatten(sub, budget)?;
+                        take_budget(sub, budget, list.len())?;
+                        sub_lists.push(list);
                     }
                     for list in sub_lists.into_iter().rev() {
                         merge.extend(list);

@@ -15,6 +15,10 @@ pub struct YamlError {
     /// PyYAML's `context_mark` (1-based line, column), if any. Upstream
     /// cloud-init reports this mark in preference to the problem mark.
     pub context_mark: Option<(usize, usize)>,
+    /// Set for PyYAML's reader errors (a character it does not accept): the
+    /// character offset PyYAML reports as `position`. Such an error carries
+    /// no mark upstream; `line`/`column` still locate the character.
+    pub position: Option<usize>,
 }
 
 impl YamlError {
@@ -25,6 +29,22 @@ impl YamlError {
             message: message.into(),
             context: None,
             context_mark: None,
+            position: None,
+        }
+    }
+
+    /// PyYAML's `ReaderError` for an unacceptable character at character
+    /// offset `position` (`pos` locates it for humans).
+    pub(crate) fn reader(pos: Pos, position: usize, character: char) -> Self {
+        YamlError {
+            position: Some(position),
+            ..YamlError::at(
+                pos,
+                format!(
+                    "unacceptable character #x{:04x}: special characters are not allowed",
+                    u32::from(character)
+                ),
+            )
         }
     }
 
@@ -35,9 +55,34 @@ impl YamlError {
     }
 
     /// The mark upstream cloud-init prints ("Invalid format at line L column
-    /// C"): the context mark when there is one, else the problem mark.
+    /// C"): the context mark when there is one, else the problem mark, and
+    /// `None` for a reader error, which has neither (upstream's
+    /// `util.load_yaml` then writes "Failed loading yaml blob. {text}").
+    pub fn mark(&self) -> Option<(usize, usize)> {
+        if self.position.is_some() {
+            return None;
+        }
+        Some(self.context_mark.unwrap_or((self.line, self.column)))
+    }
+
+    /// [`mark`](Self::mark), with upstream's schema default of line 1,
+    /// column 1 for an error without one.
     pub fn reported_mark(&self) -> (usize, usize) {
-        self.context_mark.unwrap_or((self.line, self.column))
+        self.mark().unwrap_or((1, 1))
+    }
+
+    /// Upstream `util.load_yaml`'s warning for this error, given the text
+    /// that was loaded: "Failed loading yaml blob. Invalid format at line L
+    /// column C: \"{str(e)}\"", or, for an error without a mark (an
+    /// unacceptable character), "Failed loading yaml blob. {str(e)}".
+    pub fn load_yaml_warning(&self, source: &str) -> String {
+        let text = self.pyyaml_text(source);
+        match self.mark() {
+            Some((line, col)) => format!(
+                "Failed loading yaml blob. Invalid format at line {line} column {col}: \"{text}\""
+            ),
+            None => format!("Failed loading yaml blob. {text}"),
+        }
     }
 
     /// The text of `str(e)` for the equivalent PyYAML error, including the
@@ -49,6 +94,9 @@ impl YamlError {
     /// [`pyyaml_text`](Self::pyyaml_text) for a stream PyYAML names `name`
     /// (`<byte string>` when bytes were loaded, a file name for files).
     pub fn pyyaml_text_named(&self, source: &str, name: &str) -> String {
+        if let Some(position) = self.position {
+            return format!("{}\n  in \"{name}\", position {position}", self.message);
+        }
         let mut parts = Vec::new();
         if let Some(ctx) = &self.context {
             parts.push(ctx.clone());
@@ -96,9 +144,13 @@ impl fmt::Display for YamlError {
         }
         write!(
             f,
-            "{} (line {}, column {})",
+            "{} (line {}, column {}",
             self.message, self.line, self.column
-        )
+        )?;
+        if let Some(position) = self.position {
+            write!(f, ", position {position}")?;
+        }
+        f.write_str(")")
     }
 }
 

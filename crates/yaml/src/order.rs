@@ -16,12 +16,15 @@ const COLLECTIONS: [&str; 5] = ["seq", "map", "set", "omap", "pairs"];
 struct Walk<'n> {
     seen: HashSet<*const Node>,
     next: Vec<&'n Node>,
+    merge_budget: usize,
 }
 
-pub(crate) fn first_construct_error(root: &Rc<Node>) -> Option<YamlError> {
+/// `source_len` widens the merge bound as for the constructor.
+pub(crate) fn first_construct_error(root: &Rc<Node>, source_len: usize) -> Option<YamlError> {
     let mut w = Walk {
         seen: HashSet::new(),
         next: Vec::new(),
+        merge_budget: crate::construct::MAX_EXPANDED_VALUES.saturating_add(source_len),
     };
     if let Err(e) = w.object(root) {
         return Some(e);
@@ -73,7 +76,7 @@ impl<'n> Walk<'n> {
                 format!("expected a sequence node, but found {}", node.id()),
             )),
             ("map" | "set", _) => {
-                for (k, v, key_as_str) in flatten(node)? {
+                for (k, v, key_as_str) in flatten(node, &mut self.merge_budget)? {
                     if key_as_str {
                         // PyYAML retags a `=` key as a string.
                         self.seen.insert(k as *const Node);

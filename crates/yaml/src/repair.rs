@@ -5,17 +5,18 @@
 //! flow indicator without a space. When yaml-rust2 stops on one of these,
 //! the text is patched with whitespace that cannot change the value
 //! (leading whitespace of those lines is insignificant) and parsed again;
-//! positions are mapped back to the caller's text.
+//! positions are mapped back to the caller's text. [`apply_plan`] makes all
+//! the patches `predict` expects in one pass; [`repair`] one, for the error
+//! yaml-rust2 stopped on.
 
 use crate::error::Pos;
+use crate::predict::Plan;
 use crate::tabs::close_quote;
 use crate::text::Text;
-
-/// After this many patches the original error is reported.
-pub(crate) const MAX_REPAIRS: usize = 200;
+use std::collections::HashMap;
 
 /// Characters inserted at `col` (1-based, in the text as it was then) of
-/// `line`; negative when whitespace was replaced by less.
+/// `line`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Insert {
     line: usize,
@@ -23,7 +24,34 @@ pub(crate) struct Insert {
     count: usize,
 }
 
-/// Maps a position in the patched text back to the original text.
+/// Every patch made, by line in the order made (patches add no lines, so
+/// line numbers hold across rounds).
+#[derive(Debug, Default)]
+pub(crate) struct Inserts {
+    by_line: HashMap<usize, Vec<Insert>>,
+}
+
+impl Inserts {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_line.is_empty()
+    }
+
+    pub(crate) fn extend(&mut self, more: Vec<Insert>) {
+        for ins in more {
+            self.by_line.entry(ins.line).or_default().push(ins);
+        }
+    }
+
+    /// Maps a position in the patched text back to the original text.
+    pub(crate) fn to_original(&self, p: Pos) -> Pos {
+        match self.by_line.get(&p.line) {
+            Some(list) => to_original(list, p),
+            None => p,
+        }
+    }
+}
+
+/// Maps a position back through `inserts` (made in this order).
 pub(crate) fn to_original(inserts: &[Insert], mut p: Pos) -> Pos {
     for ins in inserts.iter().rev() {
         if ins.line != p.line || p.col < ins.col {
@@ -36,6 +64,18 @@ pub(crate) fn to_original(inserts: &[Insert], mut p: Pos) -> Pos {
         };
     }
     p
+}
+
+/// A patched place, for checking against yaml-rust2's tokens of the
+/// patched text (char indices in that text).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Check {
+    /// A line start reindented as part of a quoted scalar.
+    QuotedLine(usize),
+    /// A line start reindented inside a flow collection.
+    FlowLine(usize),
+    /// A space put before a comment's `#`.
+    CommentSpace(usize),
 }
 
 fn line_bounds(text: &Text, line_start: usize) -> (usize, usize) {
@@ -115,8 +155,12 @@ fn safe_indent(text: &Text, idx: usize) -> usize {
     widest + 1
 }
 
+/// A repair: the patched text, its inserts, and the char index (in the
+/// patched text) of the token start the repair was about.
+pub(crate) type Repaired = (String, Vec<Insert>, usize);
+
 /// A patched text for a yaml-rust2 error PyYAML would not raise, if any.
-pub(crate) fn repair(source: &str, info: &str, pos: Pos) -> Option<(String, Vec<Insert>)> {
+pub(crate) fn repair(source: &str, info: &str, pos: Pos) -> Option<Repaired> {
     let text = Text::new(source);
     let idx = text.idx(pos);
     match info {
@@ -139,7 +183,8 @@ pub(crate) fn repair(source: &str, info: &str, pos: Pos) -> Option<(String, Vec<
             if lines.is_empty() {
                 return None;
             }
-            Some(reindent(&text, &lines, indent, true))
+            let (t, ins) = reindent(&text, &lines, indent, true);
+            Some((t, ins, start))
         }
         // yaml-rust2 raises the plain "invalid indentation" only inside
         // flow collections (block indentation is unrolled first).
@@ -156,7 +201,8 @@ pub(crate) fn repair(source: &str, info: &str, pos: Pos) -> Option<(String, Vec<
             if ws_end - start >= indent {
                 return None;
             }
-            Some(reindent(&text, &[ls], indent, false))
+            let (t, ins) = reindent(&text, &[ls], indent, false);
+            Some((t, ins, ls))
         }
         "comments must be separated from other tokens by whitespace" => {
             let hash = (idx..text.chars.len().min(idx + 2)).find(|i| text.get(*i) == Some('#'))?;
@@ -177,6 +223,7 @@ pub(crate) fn repair(source: &str, info: &str, pos: Pos) -> Option<(String, Vec<
                     col: p.col,
                     count: 1,
                 }],
+                hash + 1,
             ))
         }
         _ => None,
@@ -191,6 +238,147 @@ fn enclosing_quote(text: &Text, idx: usize) -> Option<usize> {
             && (q == 0 || matches!(text.get(q - 1), Some(' ' | '\t' | '\n' | '[' | '{' | ',')))
             && close_quote(&text.chars, q) > idx
     })
+}
+
+/// Leading whitespace of the line starting at `ls` replaced so the line is
+/// at least `indent` wide (tabs become spaces when `replace_tabs`).
+fn new_lead(text: &Text, ls: usize, indent: usize, replace_tabs: bool) -> Option<(usize, String)> {
+    let (start, ws_end) = line_bounds(text, ls);
+    let ws = text.chars.get(start..ws_end).unwrap_or(&[]);
+    let width = ws_end - start;
+    let has_tab = ws.contains(&'\t');
+    if width >= indent && !(replace_tabs && has_tab) {
+        return None;
+    }
+    let new_ws = if replace_tabs {
+        " ".repeat(indent.max(width))
+    } else {
+        let mut w = " ".repeat(indent - width);
+        w.extend(ws.iter());
+        w
+    };
+    Some((width, new_ws))
+}
+
+/// Applies a whole [`Plan`] in one pass: the text, its inserts, and the
+/// places to check. `None` when nothing needs patching.
+pub(crate) fn apply_plan(source: &str, plan: &Plan) -> Option<(String, Vec<Insert>, Vec<Check>)> {
+    let text = Text::new(source);
+    // Widest leading run of spaces of the lines before each line.
+    let mut lead = Vec::new();
+    let mut at = 0;
+    while at <= text.chars.len() {
+        let (s, e) = line_bounds(&text, at);
+        let spaces = text
+            .chars
+            .get(s..e)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|c| **c == ' ')
+            .count();
+        lead.push(spaces);
+        match text
+            .chars
+            .get(at..)
+            .and_then(|r| r.iter().position(|c| *c == '\n'))
+        {
+            Some(k) => at += k + 1,
+            None => break,
+        }
+    }
+    let mut widest_before = Vec::with_capacity(lead.len());
+    let mut widest = 0;
+    for l in &lead {
+        widest_before.push(widest);
+        widest = widest.max(*l);
+    }
+    // Like `safe_indent`, over the original text.
+    let safe = |idx: usize| {
+        let p = text.pos(idx);
+        let own = lead.get(p.line - 1).copied().unwrap_or(0).min(p.col - 1);
+        widest_before.get(p.line - 1).copied().unwrap_or(0).max(own) + 1
+    };
+    // Line start → (new leading whitespace, old width, quoted).
+    let mut lines: Vec<(usize, String, usize, bool)> = Vec::new();
+    for &(open, close) in &plan.quoted {
+        let indent = text.pos(open).col.max(safe(open));
+        for k in open..close {
+            let ls = k + 1;
+            if text.get(k) != Some('\n') || is_doc_marker(&text, ls) {
+                continue;
+            }
+            if let Some((width, ws)) = new_lead(&text, ls, indent, true) {
+                lines.push((ls, ws, width, true));
+            }
+        }
+    }
+    for &ls in &plan.flow_lines {
+        if is_doc_marker(&text, ls) {
+            continue;
+        }
+        if let Some((width, ws)) = new_lead(&text, ls, safe(ls), false) {
+            lines.push((ls, ws, width, false));
+        }
+    }
+    if lines.is_empty() && plan.tight_comments.is_empty() {
+        return None;
+    }
+    lines.sort_by_key(|l| l.0);
+    let mut comments = plan.tight_comments.clone();
+    comments.sort_unstable();
+    let (mut lines, mut comments) = (
+        lines.into_iter().peekable(),
+        comments.into_iter().peekable(),
+    );
+    let mut out = String::with_capacity(source.len() + source.len() / 4);
+    let (mut out_len, mut inserts, mut checks) = (0, Vec::new(), Vec::new());
+    // Characters added on the current output line so far.
+    let mut added_here = 0;
+    let mut i = 0;
+    while i <= text.chars.len() {
+        if lines.peek().is_some_and(|l| l.0 == i) {
+            if let Some((ls, ws, width, quoted)) = lines.next() {
+                let added = ws.chars().count().saturating_sub(width);
+                if added > 0 {
+                    inserts.push(Insert {
+                        line: text.pos(ls).line,
+                        col: 1,
+                        count: added,
+                    });
+                }
+                checks.push(if quoted {
+                    Check::QuotedLine(out_len)
+                } else {
+                    Check::FlowLine(out_len)
+                });
+                out_len += ws.chars().count();
+                out.push_str(&ws);
+                added_here = added;
+                i = ls + width;
+                continue;
+            }
+        }
+        if comments.peek() == Some(&i) {
+            comments.next();
+            let p = text.pos(i);
+            inserts.push(Insert {
+                line: p.line,
+                col: p.col + added_here,
+                count: 1,
+            });
+            checks.push(Check::CommentSpace(out_len));
+            out.push(' ');
+            out_len += 1;
+        }
+        let Some(c) = text.get(i) else { break };
+        if c == '\n' {
+            added_here = 0;
+        }
+        out.push(c);
+        out_len += 1;
+        i += 1;
+    }
+    Some((out, inserts, checks))
 }
 
 #[cfg(test)]

@@ -72,4 +72,95 @@ fn alias_bombs_are_bounded() {
     }
     let e = load(&text).unwrap_err();
     assert!(e.message.contains("too many values"), "{e}");
+    assert!(e.message.contains("YAML alias expansion bound"), "{e}");
+}
+
+/// Every alias-expansion refusal names the bound, and comes quickly (the
+/// wall-clock limit is a generous guard against a hang, not a benchmark).
+fn assert_bounded(text: &str) {
+    let start = std::time::Instant::now();
+    for r in [load(text).err(), ci_yaml::load_with_marks(text).err()] {
+        let e = r.expect("an expansion bomb must be refused");
+        assert!(e.message.contains("YAML alias expansion bound"), "{e}");
+        assert!(e.mark().is_some(), "reported as invalid YAML at a place");
+    }
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}
+
+fn aliases(name: &str, n: usize) -> String {
+    vec![format!("*{name}"); n].join(", ")
+}
+
+#[test]
+fn alias_string_bomb_is_bounded() {
+    // 100 KB of text, repeated 100 000 times through two levels of lists.
+    let text = format!(
+        "a: &a \"{}\"\nb: &b [{}]\nc: &c [{}]\n",
+        "x".repeat(100_000),
+        aliases("a", 1000),
+        aliases("b", 100)
+    );
+    assert_bounded(&text);
+    // Below the bound the same shape loads, sharing nothing.
+    let small = format!(
+        "a: &a \"{}\"\nb: [{}]\n",
+        "x".repeat(100_000),
+        aliases("a", 100)
+    );
+    let v = load(&small).unwrap();
+    assert_eq!(v["b"].as_array().unwrap().len(), 100);
+    assert_eq!(v["b"][99].as_str().unwrap().len(), 100_000);
+}
+
+#[test]
+fn alias_key_bomb_is_bounded() {
+    // Long keys repeat in values and in mark paths.
+    let text = format!(
+        "a: &a {{{}: 1}}\nb: &b [{}]\nc: &c [{}]\n",
+        "k".repeat(50_000),
+        aliases("a", 1000),
+        aliases("b", 100)
+    );
+    assert_bounded(&text);
+}
+
+#[test]
+fn merge_bomb_is_bounded() {
+    let mut text = String::from("a0: &a0 {x: 1, y: 2}\n");
+    for i in 1..9 {
+        text.push_str(&format!(
+            "a{i}: &a{i} {{<<: [{}]}}\n",
+            aliases(&format!("a{}", i - 1), 10)
+        ));
+    }
+    assert_bounded(&text);
+    // A few levels of merges load as usual.
+    let v = load("a: &a {x: 1}\nb: &b {<<: [*a, *a], y: 2}\nc: {<<: [*b, *b]}\n").unwrap();
+    assert_eq!(v["c"], serde_json::json!({"x": 1, "y": 2}));
+}
+
+#[test]
+fn nested_list_bomb_is_bounded() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        text.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            aliases(&format!("a{}", i - 1), 10)
+        ));
+    }
+    assert_bounded(&text);
+}
+
+/// Repairs are linear: 20 000 under-indented continuation lines (each a
+/// repair) load, well within a guard meant only to catch a quadratic
+/// regression.
+#[test]
+fn many_repairs_load() {
+    let n = 20_000;
+    let body: String = (0..n).map(|i| format!("  k{i}: \"a\nb\"\n")).collect();
+    let start = std::time::Instant::now();
+    let v = load(&format!("top:\n{body}")).unwrap();
+    assert_eq!(v["top"].as_object().unwrap().len(), n);
+    assert_eq!(v["top"]["k19999"], "a b");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
