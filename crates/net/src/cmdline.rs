@@ -32,19 +32,39 @@ pub fn read_kernel_cmdline_config(cmdline: &str) -> Option<Value> {
         );
         return None;
     };
-    let text = gunzip_or_raw(blob);
+    let text = match gunzip_or_raw(blob) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!("{e}. Ignoring kernel command line parameter network-config.");
+            return None;
+        }
+    };
     let value = ci_yaml::load(&String::from_utf8_lossy(&text)).ok()?;
     value.is_object().then_some(value)
 }
 
-fn gunzip_or_raw(blob: Vec<u8>) -> Vec<u8> {
+/// Largest decompressed `network-config=` value. A kernel command line is
+/// a few KiB, and no network config comes near 1 MiB of YAML.
+pub const MAX_CMDLINE_NETWORK_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The gunzipped blob, or the blob itself when it is not gzip; `Err` when
+/// it inflates past [`MAX_CMDLINE_NETWORK_CONFIG_BYTES`].
+fn gunzip_or_raw(blob: Vec<u8>) -> Result<Vec<u8>, String> {
     if !blob.starts_with(&[0x1f, 0x8b]) {
-        return blob;
+        return Ok(blob);
     }
     let mut out = Vec::new();
-    match flate2::read::GzDecoder::new(blob.as_slice()).read_to_end(&mut out) {
-        Ok(_) => out,
-        Err(_) => blob,
+    let limit = MAX_CMDLINE_NETWORK_CONFIG_BYTES;
+    match flate2::read::GzDecoder::new(blob.as_slice())
+        .take(limit + 1)
+        .read_to_end(&mut out)
+    {
+        Ok(_) if out.len() as u64 > limit => Err(format!(
+            "network-config decompresses to more than {} MiB (bound MAX_CMDLINE_NETWORK_CONFIG_BYTES)",
+            limit >> 20
+        )),
+        Ok(_) => Ok(out),
+        Err(_) => Ok(blob),
     }
 }
 
@@ -283,6 +303,30 @@ pub fn read_initramfs_config(host: &Host) -> Result<Option<Value>, NetError> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn cmdline_gzip_is_bounded() {
+        let gz_of = |n: usize| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let mut text = String::from("version: 2\n#");
+            text.push_str(&" ".repeat(n - text.len()));
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        };
+        let limit = MAX_CMDLINE_NETWORK_CONFIG_BYTES as usize;
+        let e = gunzip_or_raw(gz_of(limit + 1)).unwrap_err();
+        assert!(e.contains("bound MAX_CMDLINE_NETWORK_CONFIG_BYTES"), "{e}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz_of(limit + 1));
+        assert_eq!(
+            read_kernel_cmdline_config(&format!("network-config={b64}")),
+            None
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz_of(limit));
+        assert_eq!(
+            read_kernel_cmdline_config(&format!("network-config={b64}")),
+            Some(json!({"version": 2}))
+        );
+    }
 
     #[test]
     fn cmdline_plain_gzip_and_disabled() {

@@ -8,6 +8,11 @@
 use ci_host::Host;
 use std::time::Duration;
 
+/// Default largest body of one metadata response. Providers cap user-data
+/// at 16 KiB to 1 MiB; 64 MiB is far above any real response and keeps a
+/// hostile or broken endpoint from filling memory.
+pub const MAX_HTTP_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Timeouts and retries for metadata requests. Upstream's defaults for
 /// NoCloud seeds are 10 retries, 1 s apart; upstream sets no timeout there,
 /// we bound every request.
@@ -34,7 +39,7 @@ impl Default for UrlPolicy {
             retries: 10,
             sec_between: Duration::from_secs(1),
             user_agent: format!("Cloud-Init/{}", env!("CARGO_PKG_VERSION")),
-            max_body: 64 * 1024 * 1024,
+            max_body: MAX_HTTP_BODY_BYTES,
             env_proxy: true,
         }
     }
@@ -277,7 +282,15 @@ pub(crate) fn send_once(
         .with_config()
         .limit(max_body)
         .read_to_vec()
-        .map_err(transport)?;
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => UrlError::Transport {
+                url: url.to_string(),
+                message: format!(
+                    "response body larger than {max_body} bytes (bound MAX_HTTP_BODY_BYTES)"
+                ),
+            },
+            e => transport(e),
+        })?;
     Ok(UrlResponse {
         url: url.to_string(),
         code,
@@ -387,5 +400,42 @@ mod tests {
         );
         let e = read_file_or_url(&h, &r, "ftp://x/").unwrap_err();
         assert_eq!(e.reason(), "url-unsupported");
+    }
+
+    /// Serves `body` once on loopback; returns the URL.
+    fn serve_once(body: Vec<u8>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        format!("http://127.0.0.1:{port}/user-data")
+    }
+
+    #[test]
+    fn bodies_over_the_bound_are_errors_naming_it() {
+        let policy = UrlPolicy {
+            max_body: 1000,
+            ..UrlPolicy::quick(Duration::from_secs(5))
+        };
+        let r = UrlReader::new(policy.clone());
+        let url = serve_once(vec![b'x'; 1001]);
+        let e = r.get(&url, &[]).unwrap_err().to_string();
+        assert!(e.contains("bound MAX_HTTP_BODY_BYTES"), "{e}");
+        assert!(e.contains("127.0.0.1"), "{e}");
+        let r = UrlReader::new(policy);
+        let url = serve_once(vec![b'x'; 1000]);
+        assert_eq!(r.get(&url, &[]).unwrap().body.len(), 1000);
+        assert_eq!(UrlPolicy::default().max_body, MAX_HTTP_BODY_BYTES);
     }
 }

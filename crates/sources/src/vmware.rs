@@ -360,11 +360,18 @@ fn decode(key: &str, enc: Option<&str>, data: &str) -> Result<String, String> {
             log::debug!("Decoding {e} format {key}");
             let bytes = b64decode(data)?;
             let mut out = Vec::new();
-            // Not gzip after all: upstream keeps the decoded bytes.
+            // Not gzip after all: upstream keeps the decoded bytes. One
+            // byte past the bound tells "at" from "over".
             match flate2::read::MultiGzDecoder::new(bytes.as_slice())
-                .take(MAX_DECODED)
+                .take(MAX_DECODED + 1)
                 .read_to_end(&mut out)
             {
+                Ok(_) if out.len() as u64 > MAX_DECODED => {
+                    return Err(format!(
+                        "{key} decompresses to more than {} MiB (bound MAX_DECODED)",
+                        MAX_DECODED >> 20
+                    ))
+                }
                 Ok(_) => out,
                 Err(_) => bytes,
             }
@@ -629,5 +636,33 @@ mod tests {
             json!({"instance-id": "i", "network": {"config": {"version": 1}}})
         );
         assert!(load_json_or_yaml(Some("[1, 2]")).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod decode_bound_tests {
+    use super::*;
+    use base64::Engine;
+    use std::io::Write;
+
+    fn gz_b64_zeros(n: u64) -> String {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![b'a'; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            gz.write_all(&chunk[..k]).unwrap();
+            left -= k as u64;
+        }
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
+    }
+
+    #[test]
+    fn gzip_values_are_bounded() {
+        let e = decode("userdata", Some("gz+b64"), &gz_b64_zeros(MAX_DECODED + 1)).unwrap_err();
+        assert!(e.contains("bound MAX_DECODED"), "{e}");
+        assert!(e.starts_with("userdata "), "{e}");
+        let ok = decode("userdata", Some("gz+b64"), &gz_b64_zeros(MAX_DECODED)).unwrap();
+        assert_eq!(ok.len() as u64, MAX_DECODED);
     }
 }

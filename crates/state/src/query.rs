@@ -72,11 +72,25 @@ fn is_version_key(k: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Largest gunzipped user-data `query` shows, as user-data processing
+/// bounds it (ci-userdata's `MAX_EXPANDED_BYTES`).
+const MAX_GUNZIPPED_USERDATA: u64 = 64 * 1024 * 1024;
+
+/// `None` when not gzip'd text, or when it inflates past
+/// [`MAX_GUNZIPPED_USERDATA`] (then shown as raw bytes).
 fn gunzip(data: &[u8]) -> Option<String> {
     let mut out = String::new();
     flate2::read::GzDecoder::new(data)
+        .take(MAX_GUNZIPPED_USERDATA + 1)
         .read_to_string(&mut out)
         .ok()?;
+    if out.len() as u64 > MAX_GUNZIPPED_USERDATA {
+        log::warn!(
+            "user-data decompresses to more than {} MiB (bound MAX_GUNZIPPED_USERDATA); shown compressed",
+            MAX_GUNZIPPED_USERDATA >> 20
+        );
+        return None;
+    }
     Some(out)
 }
 
@@ -262,4 +276,29 @@ pub fn run_query(host: &Host, paths: &Paths, args: &QueryArgs) -> CmdOutput {
         }
     };
     CmdOutput::ok(&format!("{text}\n"))
+}
+
+#[cfg(test)]
+mod gunzip_bound_tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz_of(n: u64) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![b'a'; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            gz.write_all(&chunk[..k]).unwrap();
+            left -= k as u64;
+        }
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzip_is_bounded() {
+        assert_eq!(gunzip(&gz_of(MAX_GUNZIPPED_USERDATA + 1)), None);
+        let ok = gunzip(&gz_of(MAX_GUNZIPPED_USERDATA)).unwrap();
+        assert_eq!(ok.len() as u64, MAX_GUNZIPPED_USERDATA);
+    }
 }

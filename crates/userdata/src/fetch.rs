@@ -85,9 +85,16 @@ impl HttpFetcher {
         }
         resp.body_mut()
             .with_config()
-            .limit(256 * 1024 * 1024)
+            .limit(crate::bounds::MAX_EXPANDED_BYTES)
             .read_to_vec()
-            .map_err(|e| format!("{e} for url: {url}"))
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => crate::bounds::exceeded(
+                    &format!("#include body of {url}"),
+                    "MAX_EXPANDED_BYTES",
+                    crate::bounds::MAX_EXPANDED_BYTES,
+                ),
+                e => format!("{e} for url: {url}"),
+            })
     }
 }
 
@@ -121,6 +128,8 @@ impl Fetcher for HttpFetcher {
                 Ok(body) => return Ok(body),
                 // Upstream does not retry a response it got (e.g. a 3xx left over).
                 Err(e) if e.starts_with("Fetching from ") => return Err(e),
+                // The same body would be as large again.
+                Err(e) if e.contains("(bound MAX_EXPANDED_BYTES)") => return Err(e),
                 Err(e) => last = e,
             }
             if attempt < self.retries && !self.retry_delay.is_zero() {

@@ -1,42 +1,125 @@
-//! gzip as upstream's `util.decomp_gzip`.
+//! gzip as upstream's `util.decomp_gzip`, bounded by the blob's budget.
 
 use std::io::Read;
 
-/// Decompresses `data`; `Err` carries a Python-like reason.
-pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, String> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GzError {
+    /// Not gzip, or a corrupt stream: a Python-like reason.
+    Invalid(String),
+    /// The output would pass the budget: the message names the bound.
+    TooBig(String),
+}
+
+/// Decompresses `data`, producing at most `budget.expanded_left` bytes
+/// (charged to the budget); `what` names the input in the error.
+pub(crate) fn decompress(
+    data: &[u8],
+    budget: &mut crate::bounds::Budget,
+    what: &str,
+) -> Result<Vec<u8>, GzError> {
     if data.len() < 2 || data[..2] != [0x1f, 0x8b] {
         let head = data.get(..2).unwrap_or(data);
-        return Err(format!(
+        return Err(GzError::Invalid(format!(
             "Not a gzipped file ({})",
             crate::pyrepr::repr_bytes(head)
-        ));
+        )));
     }
+    let limit = budget.expanded_left;
     let mut out = Vec::new();
     // Concatenated members are one stream, as Python's GzipFile reads them.
+    // One byte past the limit tells "exactly at" from "over".
     flate2::read::MultiGzDecoder::new(data)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| GzError::Invalid(e.to_string()))?;
+    budget
+        .charge_expanded(out.len() as u64, &format!("{what} decompressed"))
+        .map_err(GzError::TooBig)?;
     Ok(out)
 }
 
 /// The whole blob: decompressed when it is valid gzip, else unchanged.
-pub(crate) fn decompress_quiet(data: &[u8]) -> Vec<u8> {
-    decompress(data).unwrap_or_else(|_| data.to_vec())
+/// `Err` only when it is gzip that inflates past the budget.
+pub(crate) fn decompress_quiet(
+    data: &[u8],
+    budget: &mut crate::bounds::Budget,
+) -> Result<Vec<u8>, String> {
+    match decompress(data, budget, "gzip-compressed user-data") {
+        Ok(d) => Ok(d),
+        Err(GzError::Invalid(_)) => Ok(data.to_vec()),
+        Err(GzError::TooBig(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::{Budget, MAX_EXPANDED_BYTES};
     use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    pub(crate) fn gz(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// `n` zero bytes, gzip'd without holding them all in memory.
+    pub(crate) fn gz_zeros(n: u64) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            enc.write_all(&chunk[..k]).unwrap();
+            left -= k as u64;
+        }
+        enc.finish().unwrap()
+    }
 
     #[test]
     fn roundtrip_and_errors() {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(b"#cloud-config\n").unwrap();
-        let gz = enc.finish().unwrap();
-        assert_eq!(decompress(&gz).unwrap(), b"#cloud-config\n");
-        assert_eq!(decompress(b"ab").unwrap_err(), "Not a gzipped file (b'ab')");
-        assert!(decompress(&gz[..gz.len() - 4]).is_err());
-        assert_eq!(decompress_quiet(b"plain"), b"plain");
+        let mut b = Budget::default();
+        let gz = gz(b"#cloud-config\n");
+        assert_eq!(decompress(&gz, &mut b, "x").unwrap(), b"#cloud-config\n");
+        assert_eq!(
+            decompress(b"ab", &mut b, "x").unwrap_err(),
+            GzError::Invalid("Not a gzipped file (b'ab')".into())
+        );
+        assert!(matches!(
+            decompress(&gz[..gz.len() - 4], &mut b, "x"),
+            Err(GzError::Invalid(_))
+        ));
+        assert_eq!(decompress_quiet(b"plain", &mut b).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn bomb_is_refused_quickly_and_just_under_passes() {
+        let started = Instant::now();
+        let bomb = gz_zeros(MAX_EXPANDED_BYTES + 1);
+        let mut b = Budget::default();
+        let err = decompress_quiet(&bomb, &mut b).unwrap_err();
+        assert!(err.contains("bound MAX_EXPANDED_BYTES"), "{err}");
+        assert!(err.contains("gzip-compressed user-data"), "{err}");
+
+        let fits = gz_zeros(MAX_EXPANDED_BYTES);
+        let mut b = Budget::default();
+        assert_eq!(
+            decompress_quiet(&fits, &mut b).unwrap().len() as u64,
+            MAX_EXPANDED_BYTES
+        );
+        assert_eq!(b.expanded_left, 0);
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn the_budget_is_shared_by_every_stream_of_a_blob() {
+        let part = gz_zeros(MAX_EXPANDED_BYTES / 2 + 1);
+        let mut b = Budget::default();
+        assert!(decompress(&part, &mut b, "part").is_ok());
+        assert!(matches!(
+            decompress(&part, &mut b, "part"),
+            Err(GzError::TooBig(_))
+        ));
     }
 }

@@ -2,6 +2,7 @@
 //! `walker_callback`: cloud-config (+ jsonp), shell scripts, scripts by
 //! frequency, boothooks and jinja templates.
 
+use crate::bounds::Budget;
 use crate::diag::Diag;
 use crate::jsonpatch::{self, PatchError};
 use crate::process::Part;
@@ -38,6 +39,7 @@ impl CloudConfig {
         ctype: &str,
         filename: &str,
         diag: &mut Diag,
+        budget: &mut Budget,
     ) {
         if self.buf.is_none() || self.file_names.is_empty() {
             self.buf = Some(Value::Object(Map::new()));
@@ -50,9 +52,15 @@ impl CloudConfig {
             let text = String::from_utf8_lossy(payload);
             let p = text.trim_start_matches(crate::sniff::is_py_space);
             let p = p.strip_prefix(JSONP_PREFIX).unwrap_or(p);
-            jsonpatch::apply_str(&buf, p).map_err(|e| match e {
+            jsonpatch::apply_str_bounded(&buf, p, &mut budget.copied_left).map_err(|e| match e {
                 PatchError::Json(m) => (m, true),
                 PatchError::Patch(m) => (m, false),
+                PatchError::Bound(m) => {
+                    // Named at warning level: the generic warning below
+                    // does not say why.
+                    diag.warn(format!("Cloud config part {filename} rejected: {m}"));
+                    (m, false)
+                }
             })
         } else {
             let doc = yamlutil::load_bytes(payload, Allowed::Dict, diag).unwrap_or(Value::Null);
@@ -159,13 +167,20 @@ fn dos2unix(data: &[u8]) -> Vec<u8> {
 
 struct Walker<'a, 'o> {
     opts: &'a ProcessOptions<'o>,
+    budget: &'a mut Budget,
     cc: CloudConfig,
     out: Output,
 }
 
-pub(crate) fn run(parts: &[Part], opts: &ProcessOptions, diag: &mut Diag) -> Output {
+pub(crate) fn run(
+    parts: &[Part],
+    opts: &ProcessOptions,
+    diag: &mut Diag,
+    budget: &mut Budget,
+) -> Output {
     let mut w = Walker {
         opts,
+        budget,
         cc: CloudConfig::default(),
         out: Output {
             cloud_config: None,
@@ -204,7 +219,8 @@ impl Walker<'_, '_> {
                 self.out.part_handlers.push((filename, payload.clone()));
             }
             "text/cloud-config" | "text/cloud-config-jsonp" => {
-                self.cc.handle(part, &part.payload, &ctype, &filename, diag);
+                self.cc
+                    .handle(part, &part.payload, &ctype, &filename, diag, self.budget);
             }
             "text/x-shellscript" => self.script(&filename, payload),
             "text/x-shellscript-per-boot" => {
@@ -279,14 +295,23 @@ impl Walker<'_, '_> {
             log::debug!("Cannot render jinja template vars. Instance data not yet present");
             return;
         };
-        let Some(rendered) = jinja::render_part(&part.text(), filename, data, diag) else {
+        let Some(rendered) =
+            jinja::render_part_bounded(&part.text(), filename, data, diag, &mut self.budget.jinja)
+        else {
             return;
         };
         match type_from_starts_with(rendered.as_bytes()) {
             // The sub-handler sees the jinja part's type, so a rendered
             // jsonp document goes the YAML way, as upstream.
             Some("text/cloud-config") | Some("text/cloud-config-jsonp") => {
-                self.cc.handle(part, rendered.as_bytes(), "text/jinja2", filename, diag)
+                self.cc.handle(
+                part,
+                rendered.as_bytes(),
+                "text/jinja2",
+                filename,
+                diag,
+                self.budget,
+            )
             }
             Some("text/x-shellscript") => self.script(filename, rendered.as_bytes()),
             Some("text/cloud-boothook") => self.boothook(filename, rendered.as_bytes()),

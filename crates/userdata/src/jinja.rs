@@ -66,7 +66,8 @@ pub fn render_jinja(text: &str, instance_data: &Value) -> Result<String, JinjaEr
 /// Renders a template body (no header line) with the aliased instance
 /// data, e.g. for `cloud-init query --format`.
 pub fn render_jinja_body(body: &str, instance_data: &Value) -> Result<String, JinjaError> {
-    render_with_vars(body, &jinja_vars(instance_data))
+    let mut budget = crate::bounds::JinjaBudget::default();
+    render_with_vars(body, &jinja_vars(instance_data), &mut budget)
 }
 
 /// The names upstream warns about after rendering: every
@@ -86,12 +87,14 @@ pub fn missing_vars(rendered: &str) -> Vec<String> {
 }
 
 /// Renders a user-data part as upstream's jinja part handler does, logging
-/// upstream's warnings. `None`: the part is ignored (or rendered empty).
-pub(crate) fn render_part(
+/// upstream's warnings, spending from `fuel_left` (shared by the parts of
+/// a blob). `None`: the part is ignored (or rendered empty).
+pub(crate) fn render_part_bounded(
     payload: &str,
     filename: &str,
     instance_data: &Value,
     diag: &mut crate::diag::Diag,
+    budget: &mut crate::bounds::JinjaBudget,
 ) -> Option<String> {
     let body = match template_type(payload) {
         Ok(Some((kind, body))) if kind == "jinja" => body,
@@ -110,7 +113,7 @@ pub(crate) fn render_part(
             return None;
         }
     };
-    let rendered = match render_jinja_body(body, instance_data) {
+    let rendered = match render_with_vars(body, &jinja_vars(instance_data), budget) {
         Ok(r) => r,
         Err(JinjaError::Syntax(msg)) => {
             diag.warn(format!(
@@ -137,8 +140,47 @@ pub(crate) fn render_part(
     Some(rendered)
 }
 
-fn render_with_vars(body: &str, vars: &Value) -> Result<String, JinjaError> {
-    let env = environment();
+/// Output sink that refuses to grow past `limit` bytes.
+struct CappedOutput {
+    buf: Vec<u8>,
+    limit: u64,
+    over: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() as u64 + data.len() as u64 > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("template output over its bound"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders within `budget` and charges the fuel and output used. A failed
+/// render cannot report its fuel, so it is charged half of what was left:
+/// the total work of a blob stays under twice the bound.
+fn render_with_vars(
+    body: &str,
+    vars: &Value,
+    budget: &mut crate::bounds::JinjaBudget,
+) -> Result<String, JinjaError> {
+    use crate::bounds::{exceeded, JINJA_FUEL, JINJA_MAX_OUTPUT_BYTES};
+    let fuel_error = || {
+        JinjaError::Render(format!(
+            "template work exceeds {JINJA_FUEL} fuel (bound JINJA_FUEL); input rejected"
+        ))
+    };
+    if budget.fuel == 0 {
+        return Err(fuel_error());
+    }
+    let mut env = environment();
+    env.set_fuel(Some(budget.fuel));
     let tmpl = env
         .template_from_str(body)
         .map_err(|e| syntax_error(&e, body))?;
@@ -152,14 +194,42 @@ fn render_with_vars(body: &str, vars: &Value) -> Result<String, JinjaError> {
             root: true,
         }),
     };
-    let mut out = tmpl.render(root).map_err(|e| match e.kind() {
-        ErrorKind::SyntaxError => syntax_error(&e, body),
-        _ => JinjaError::Render(
-            e.detail()
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string()),
-        ),
-    })?;
+    let mut sink = CappedOutput {
+        buf: Vec::new(),
+        limit: budget.output,
+        over: false,
+    };
+    let rendered = tmpl.render_captured_to(root, &mut sink);
+    let mut out = match rendered {
+        Ok(captured) => {
+            let used = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+            budget.fuel = budget.fuel.saturating_sub(used);
+            budget.output = budget.output.saturating_sub(sink.buf.len() as u64);
+            drop(captured);
+            // minijinja writes whole `str` fragments.
+            String::from_utf8_lossy(&sink.buf).into_owned()
+        }
+        Err(e) => {
+            budget.fuel /= 2;
+            return Err(match e.kind() {
+                _ if sink.over => JinjaError::Render(exceeded(
+                    "template output",
+                    "JINJA_MAX_OUTPUT_BYTES",
+                    JINJA_MAX_OUTPUT_BYTES,
+                )),
+                ErrorKind::OutOfFuel => {
+                    budget.fuel = 0;
+                    fuel_error()
+                }
+                ErrorKind::SyntaxError => syntax_error(&e, body),
+                _ => JinjaError::Render(
+                    e.detail()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.to_string()),
+                ),
+            });
+        }
+    };
     // Jinja drops one trailing newline of the source and upstream appends
     // one whenever the source ended with one, even if the output already
     // ends with a newline (a template ending in a blank line keeps it).
@@ -202,10 +272,206 @@ fn environment() -> Environment<'static> {
     env.set_formatter(format_value);
     env.add_filter("default", default_filter);
     env.add_filter("d", default_filter);
+    env.add_filter("join", bounded_join);
+    env.add_filter("string", bounded_string);
+    env.add_filter("pprint", bounded_pprint);
+    env.add_filter("sum", numeric_sum);
     env.add_test("defined", |v: &Mj| !is_missing(v));
     env.add_test("undefined", |v: &Mj| is_missing(v));
     env.set_unknown_method_callback(str_methods);
     env
+}
+
+/// minijinja's `join` with its result capped: with an empty joiner the
+/// built-in grows its string before charging fuel for it, so a list
+/// repeated lazily (`[big] * 1000`) could join to gigabytes.
+fn bounded_join(
+    state: &State,
+    value: &Mj,
+    joiner: Option<Mj>,
+    attribute: Option<Mj>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<Mj, MjError> {
+    use crate::bounds::{exceeded, JINJA_MAX_OUTPUT_BYTES};
+    let joiner = match joiner {
+        Some(j) => Some(j),
+        None => kwargs.get::<Option<Mj>>("d")?,
+    };
+    let attribute = match attribute {
+        Some(a) => Some(a),
+        None => kwargs.get::<Option<Mj>>("attribute")?,
+    };
+    kwargs.assert_all_used()?;
+    let joiner = joiner.map(|j| j.to_string()).unwrap_or_default();
+    let iter = value.try_iter().map_err(|e| {
+        MjError::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot join value of type {}", value.kind()),
+        )
+        .with_source(e)
+    })?;
+    let mut out = String::new();
+    for (i, item) in iter.enumerate() {
+        let item = match &attribute {
+            Some(path) => attr_path(&item, path)?,
+            None => item,
+        };
+        if i > 0 {
+            out.push_str(&joiner);
+        }
+        match item.as_str() {
+            Some(s) => out.push_str(s),
+            None => out.push_str(&bounded_display(&item)?),
+        }
+        if out.len() as u64 > JINJA_MAX_OUTPUT_BYTES {
+            return Err(MjError::new(
+                ErrorKind::InvalidOperation,
+                exceeded(
+                    "joined string",
+                    "JINJA_MAX_OUTPUT_BYTES",
+                    JINJA_MAX_OUTPUT_BYTES,
+                ),
+            ));
+        }
+        state.consume_fuel(1)?;
+    }
+    // One fuel per 64 bytes produced, as minijinja charges data.
+    state.consume_fuel(out.len() as u64 / 64)?;
+    Ok(Mj::from(out))
+}
+
+/// A capped `fmt::Write`: formatting stops at the output bound.
+struct CappedString(String);
+
+impl fmt::Write for CappedString {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if (self.0.len() + s.len()) as u64 > crate::bounds::JINJA_MAX_OUTPUT_BYTES {
+            return Err(fmt::Error);
+        }
+        self.0.push_str(s);
+        Ok(())
+    }
+}
+
+/// `v.to_string()` that gives up past the output bound (a lazily repeated
+/// list displays as far more text than it holds).
+fn bounded_display(v: &Mj) -> Result<String, MjError> {
+    capped_fmt(format_args!("{v}"))
+}
+
+/// Formats into a string, giving up past the output bound.
+fn capped_fmt(args: fmt::Arguments) -> Result<String, MjError> {
+    use crate::bounds::{exceeded, JINJA_MAX_OUTPUT_BYTES};
+    let mut out = CappedString(String::new());
+    fmt::Write::write_fmt(&mut out, args).map_err(|_| {
+        MjError::new(
+            ErrorKind::InvalidOperation,
+            exceeded(
+                "value as text",
+                "JINJA_MAX_OUTPUT_BYTES",
+                JINJA_MAX_OUTPUT_BYTES,
+            ),
+        )
+    })?;
+    Ok(out.0)
+}
+
+/// minijinja's `pprint` (pretty debug form), capped as [`bounded_display`].
+fn bounded_pprint(state: &State, v: &Mj) -> Result<Mj, MjError> {
+    let s = capped_fmt(format_args!("{v:#?}"))?;
+    state.consume_fuel(s.len() as u64 / 64)?;
+    Ok(Mj::from(s))
+}
+
+/// Python's `sum` as Jinja's filter: numbers only. minijinja also adds
+/// strings, each step copying the whole result, so a list of large strings
+/// took time quadratic in its size; Python refuses strings anyway.
+fn numeric_sum(
+    state: &State,
+    value: &Mj,
+    attribute: Option<Mj>,
+    start: Option<Mj>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<Mj, MjError> {
+    let attribute = match attribute {
+        Some(a) => Some(a),
+        None => kwargs.get::<Option<Mj>>("attribute")?,
+    };
+    let start = match start {
+        Some(s) => Some(s),
+        None => kwargs.get::<Option<Mj>>("start")?,
+    };
+    kwargs.assert_all_used()?;
+    let unsupported = |v: &Mj| {
+        MjError::new(
+            ErrorKind::InvalidOperation,
+            format!("unsupported operand type(s) for +: {}", v.kind()),
+        )
+    };
+    let mut int: Option<i64> = Some(0);
+    let mut float = 0f64;
+    let mut add = |v: &Mj| -> Result<(), MjError> {
+        if v.kind() != minijinja::value::ValueKind::Number {
+            return Err(unsupported(v));
+        }
+        match (i64::try_from(v.clone()), int) {
+            (Ok(i), Some(acc)) => match acc.checked_add(i) {
+                Some(n) => int = Some(n),
+                None => {
+                    float = acc as f64 + i as f64;
+                    int = None;
+                }
+            },
+            _ => {
+                let f = f64::try_from(v.clone()).map_err(|_| unsupported(v))?;
+                if let Some(acc) = int.take() {
+                    float = acc as f64;
+                }
+                float += f;
+            }
+        }
+        Ok(())
+    };
+    if let Some(s) = &start {
+        add(s)?;
+    }
+    for item in value.try_iter()? {
+        state.consume_fuel(1)?;
+        let item = match &attribute {
+            Some(path) => attr_path(&item, path)?,
+            None => item,
+        };
+        add(&item)?;
+    }
+    Ok(match int {
+        Some(n) => Mj::from(n),
+        None => Mj::from(float),
+    })
+}
+
+/// minijinja's `string`, through [`bounded_display`].
+fn bounded_string(state: &State, v: &Mj) -> Result<Mj, MjError> {
+    if v.as_str().is_some() {
+        return Ok(v.clone());
+    }
+    let s = bounded_display(v)?;
+    state.consume_fuel(s.len() as u64 / 64)?;
+    Ok(Mj::from(s))
+}
+
+/// `attribute=` of `join`: a dotted path, numbers indexing lists.
+fn attr_path(item: &Mj, path: &Mj) -> Result<Mj, MjError> {
+    let Some(path) = path.as_str() else {
+        return item.get_item(path);
+    };
+    let mut cur = item.clone();
+    for seg in path.split('.') {
+        cur = match seg.parse::<i64>() {
+            Ok(n) => cur.get_item(&Mj::from(n))?,
+            Err(_) => cur.get_attr(seg)?,
+        };
+    }
+    Ok(cur)
 }
 
 fn is_missing(v: &Mj) -> bool {
@@ -653,5 +919,150 @@ mod tests {
             render_jinja("## template: jinja\n{{ nosuch.attr }}\n", &data()),
             Err(JinjaError::Render(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use crate::bounds::{JINJA_FUEL, JINJA_MAX_OUTPUT_BYTES};
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    fn render(body: &str, fuel: &mut u64) -> Result<String, JinjaError> {
+        let mut budget = crate::bounds::JinjaBudget {
+            fuel: *fuel,
+            output: JINJA_MAX_OUTPUT_BYTES,
+        };
+        let r = render_with_vars(body, &json!({}), &mut budget);
+        *fuel = budget.fuel;
+        r
+    }
+
+    #[test]
+    fn output_budget_is_shared_by_the_templates_of_a_blob() {
+        let mut budget = crate::bounds::JinjaBudget {
+            fuel: JINJA_FUEL,
+            output: 10,
+        };
+        assert_eq!(
+            render_with_vars("12345", &json!({}), &mut budget).unwrap(),
+            "12345"
+        );
+        assert_eq!(budget.output, 5);
+        let e = render_with_vars("123456", &json!({}), &mut budget)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bound JINJA_MAX_OUTPUT_BYTES"), "{e}");
+    }
+
+    fn quick(body: &str) -> (Result<String, JinjaError>, Duration) {
+        let t = Instant::now();
+        let r = render(body, &mut JINJA_FUEL.to_owned());
+        (r, t.elapsed())
+    }
+
+    #[test]
+    fn nested_loops_run_out_of_fuel_quickly() {
+        let body = "{% set ns = namespace(a=1) %}{% for i in range(100) %}{% for j in range(100) %}{% for k in range(100) %}{% for l in range(100) %}{% for m in range(100) %}{% set ns.a = ns.a + 1 %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}\nruncmd: [echo {{ ns.a }}]\n";
+        let (r, took) = quick(body);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("bound JINJA_FUEL"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn join_of_large_strings_is_refused_quickly() {
+        let body = "{% set a = 'x' * 100000 %}{% set b = a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a %}{% set c = [b]*1000 %}runcmd: [echo {{ c|join('') }}]\n";
+        let (r, took) = quick(body);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("(bound JINJA_"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn doubling_a_string_is_refused() {
+        let body = "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}";
+        let (r, took) = quick(body);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("(bound JINJA_"), "{e}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn output_over_the_bound_is_refused_and_just_under_passes() {
+        // Plain text costs no fuel per byte beyond the bytes themselves.
+        let under = "y".repeat(JINJA_MAX_OUTPUT_BYTES as usize - 1);
+        let mut fuel = u64::MAX / 128;
+        assert_eq!(render(&under, &mut fuel).unwrap().len(), under.len());
+        let over = format!("{under}yy");
+        let mut fuel = u64::MAX / 128;
+        let e = render(&over, &mut fuel).unwrap_err().to_string();
+        assert!(e.contains("bound JINJA_MAX_OUTPUT_BYTES"), "{e}");
+    }
+
+    #[test]
+    fn real_templates_fit_and_fuel_is_shared() {
+        // A generous real-world template: thousands of loop items.
+        let body = "#cloud-config\nwrite_files:\n{% for i in range(2000) %}- path: /etc/f{{ i }}\n  content: {{ 'line ' ~ i }}\n{% endfor %}";
+        let mut fuel = JINJA_FUEL;
+        let out = render(body, &mut fuel).unwrap();
+        assert!(out.contains("/etc/f1999"));
+        let used = JINJA_FUEL - fuel;
+        assert!(used > 0 && used < JINJA_FUEL / 20, "used {used}");
+        // What the first part used is gone for the next.
+        let mut small = 10;
+        let e = render(body, &mut small).unwrap_err().to_string();
+        assert!(e.contains("bound JINJA_FUEL"), "{e}");
+        assert_eq!(small, 0);
+        assert!(render("x", &mut small).is_err());
+    }
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn join_keeps_its_meaning() {
+        let v = json!({"users": [{"name": "a"}, {"name": "b"}]});
+        let r = |t: &str| render_jinja_body(t, &v).unwrap();
+        assert_eq!(r("{{ [1, 2, 3]|join }}"), "123");
+        assert_eq!(r("{{ ['a', 'b']|join(', ') }}"), "a, b");
+        assert_eq!(r("{{ ['a', 'b']|join(d='-') }}"), "a-b");
+        assert_eq!(r("{{ users|join(',', attribute='name') }}"), "a,b");
+        assert_eq!(r("{{ users|join(',', 'name') }}"), "a,b");
+        assert_eq!(r("{{ 'abc'|join('.') }}"), "a.b.c");
+        assert_eq!(r("{{ [1, 2, 3]|sum }}"), "6");
+        assert_eq!(r("{{ [1, 2.5]|sum(start=1) }}"), "4.5");
+        assert_eq!(
+            r("{{ users|sum(attribute='n') if false else [{'n': 2}, {'n': 3}]|sum('n') }}"),
+            "5"
+        );
+    }
+
+    #[test]
+    fn other_ways_to_inflate_a_lazy_list_are_bounded() {
+        let big = "{% set a = 'x' * 1000000 %}{% set c = [a]*1000 %}";
+        for tail in [
+            "{{ c }}",
+            "{{ c|string|length }}",
+            "{{ c|pprint|length }}",
+            "{{ c|join(',')|length }}",
+            "{{ c|sum(start='')|length }}",
+            "{{ c|sum|length }}",
+            "{% for x in c %}{{ x }}{% endfor %}",
+        ] {
+            let t = Instant::now();
+            let r = render_jinja_body(&format!("{big}{tail}"), &json!({}));
+            let took = t.elapsed();
+            let e = r.expect_err(tail).to_string();
+            // Python refuses to sum strings; the rest hit a bound.
+            let refused = e.contains("(bound JINJA_") || e.contains("unsupported operand");
+            assert!(refused, "{tail}: {e}");
+            assert!(took < Duration::from_secs(5), "{tail}: {took:?}");
+        }
     }
 }

@@ -10,13 +10,30 @@ pub enum PatchError {
     /// Malformed patch or a failed operation (Python: `JsonPatchException`
     /// or `JsonPointerException`).
     Patch(String),
+    /// The patch would grow the document past a bound (named in the text).
+    Bound(String),
 }
 
 /// Parses `text` as a patch document and applies it to a copy of `doc`.
+#[cfg(test)]
 pub fn apply_str(doc: &Value, text: &str) -> Result<Value, PatchError> {
+    apply_str_bounded(
+        doc,
+        text,
+        &mut crate::bounds::JSONP_MAX_COPIED_BYTES.to_owned(),
+    )
+}
+
+/// As [`apply_str`], with `copied_left` bytes left for `copy` operations
+/// to add (charged as they run).
+pub(crate) fn apply_str_bounded(
+    doc: &Value,
+    text: &str,
+    copied_left: &mut u64,
+) -> Result<Value, PatchError> {
     let patch: Value =
         serde_json::from_str(text).map_err(|e| PatchError::Json(py_json_error(text, &e)))?;
-    apply(doc, &patch)
+    apply_bounded(doc, &patch, copied_left)
 }
 
 /// The message Python's `json.loads` gives for the same mistake (the
@@ -47,7 +64,16 @@ fn py_json_error(text: &str, e: &serde_json::Error) -> String {
     format!("{py}: line {line} column {column} (char {offset})")
 }
 
+#[cfg(test)]
 pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
+    apply_bounded(
+        doc,
+        patch,
+        &mut crate::bounds::JSONP_MAX_COPIED_BYTES.to_owned(),
+    )
+}
+
+fn apply_bounded(doc: &Value, patch: &Value, copied_left: &mut u64) -> Result<Value, PatchError> {
     let ops = match patch {
         Value::Array(ops) => ops.as_slice(),
         Value::Object(m) if m.is_empty() => return Ok(doc.clone()),
@@ -66,7 +92,7 @@ pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     }
     let mut out = doc.clone();
     for op in ops {
-        apply_op(&mut out, op)?;
+        apply_op(&mut out, op, copied_left)?;
     }
     Ok(out)
 }
@@ -86,7 +112,7 @@ fn str_field<'a>(op: &'a Value, name: &str) -> Result<&'a str, PatchError> {
         .ok_or_else(|| perr(format!("The '{name}' member must be a string")))
 }
 
-fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
+fn apply_op(doc: &mut Value, op: &Value, copied_left: &mut u64) -> Result<(), PatchError> {
     let name = op
         .get("op")
         .ok_or_else(|| perr("Operation does not contain 'op' member"))?
@@ -119,7 +145,19 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         }
         "copy" => {
             let from = pointer(str_field(op, "from")?)?;
-            let v = get(doc, &from)?.clone();
+            let src = get(doc, &from)?;
+            // Sized before cloning, so a doubling patch stops at the bound
+            // instead of after the allocation.
+            let Some(size) = json_size(src, *copied_left) else {
+                *copied_left = 0;
+                return Err(PatchError::Bound(crate::bounds::exceeded(
+                    "JSON patch copy operations: the copied data",
+                    "JSONP_MAX_COPIED_BYTES",
+                    crate::bounds::JSONP_MAX_COPIED_BYTES,
+                )));
+            };
+            *copied_left -= size;
+            let v = src.clone();
             add(doc, &path, v)
         }
         "test" => {
@@ -136,6 +174,36 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         }
         other => Err(perr(format!("Unknown operation {other:?}"))),
     }
+}
+
+/// About the serialized JSON size of `v`; `None` once it passes `limit`
+/// (so the walk costs at most `limit` steps).
+fn json_size(v: &Value, limit: u64) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        let here = match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() as u64 + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len() as u64
+            }
+            Value::Object(m) => {
+                for (k, v) in m {
+                    total = total.saturating_add(k.len() as u64 + 4);
+                    stack.push(v);
+                }
+                2
+            }
+        };
+        total = total.saturating_add(here);
+        if total > limit {
+            return None;
+        }
+    }
+    Some(total)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -323,5 +391,55 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use crate::bounds::JSONP_MAX_COPIED_BYTES;
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    /// A blob, then `n` copies of the whole document into itself: the
+    /// document doubles with every operation.
+    fn doubling(blob: usize, n: usize) -> String {
+        let mut ops = vec![json!({"op": "add", "path": "/blob", "value": "x".repeat(blob)})];
+        for i in 0..n {
+            ops.push(json!({"op": "copy", "from": "", "path": format!("/c{i}")}));
+        }
+        Value::Array(ops).to_string()
+    }
+
+    #[test]
+    fn doubling_copies_stop_at_the_bound_quickly() {
+        let t = Instant::now();
+        let mut left = JSONP_MAX_COPIED_BYTES;
+        let e = apply_str_bounded(&json!({}), &doubling(2000, 40), &mut left).unwrap_err();
+        let PatchError::Bound(m) = e else {
+            panic!("{e:?}")
+        };
+        assert!(m.contains("bound JSONP_MAX_COPIED_BYTES"), "{m}");
+        assert_eq!(left, 0);
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn copies_just_under_the_bound_pass_and_the_budget_is_shared() {
+        // 1 MiB copied 15 times: about 15 MiB, under 16 MiB.
+        let mut ops = vec![json!({"op": "add", "path": "/blob", "value": "x".repeat(1 << 20)})];
+        for i in 0..15 {
+            ops.push(json!({"op": "copy", "from": "/blob", "path": format!("/c{i}")}));
+        }
+        let text = Value::Array(ops).to_string();
+        let mut left = JSONP_MAX_COPIED_BYTES;
+        let doc = apply_str_bounded(&json!({}), &text, &mut left).unwrap();
+        assert_eq!(doc.as_object().unwrap().len(), 16);
+        assert!(left < (1 << 20), "{left}");
+        // A second part of the same blob has less than 1 MiB left.
+        assert!(matches!(
+            apply_str_bounded(&json!({}), &text, &mut left),
+            Err(PatchError::Bound(_))
+        ));
     }
 }

@@ -12,6 +12,7 @@
 //! nothing else is returned, as upstream consumes nothing then
 //! ("Consuming user data failed!").
 
+pub mod bounds;
 mod diag;
 mod fetch;
 mod gzip;
@@ -192,7 +193,8 @@ pub struct Processed {
 /// every problem is a warning or an error in the result (and logged).
 pub fn process(raw: &[u8], opts: &ProcessOptions, fetch: &dyn Fetcher) -> Processed {
     let mut diag = diag::Diag::default();
-    let parts = match process::expand(raw, opts, fetch, &mut diag) {
+    let mut budget = bounds::Budget::default();
+    let parts = match process::expand(raw, opts, fetch, &mut diag, &mut budget) {
         Ok(parts) => parts,
         Err(e) => {
             diag.error(e);
@@ -221,7 +223,7 @@ pub fn process(raw: &[u8], opts: &ProcessOptions, fetch: &dyn Fetcher) -> Proces
         (Kind::User, Some(want)) => process::filter_launch_index(parts, want),
         _ => parts,
     };
-    let out = handlers::run(&selected, opts, &mut diag);
+    let out = handlers::run(&selected, opts, &mut diag, &mut budget);
     Processed {
         cloud_config: out.cloud_config,
         cloud_config_text: out.cloud_config_text,

@@ -2,6 +2,7 @@
 //! gunzip, MIME walk, gzip parts, type sniffing, `#include` and
 //! `#cloud-config-archive` expansion, part names and `Launch-Index`.
 
+use crate::bounds::Budget;
 use crate::diag::Diag;
 use crate::fetch::Fetcher;
 use crate::mime::{self, Message};
@@ -46,6 +47,7 @@ struct Processor<'a, 'o> {
     opts: &'a ProcessOptions<'o>,
     fetch: &'a dyn Fetcher,
     diag: &'a mut Diag,
+    budget: &'a mut Budget,
     parts: Vec<Part>,
     depth: usize,
 }
@@ -57,11 +59,13 @@ pub(crate) fn expand(
     opts: &ProcessOptions,
     fetch: &dyn Fetcher,
     diag: &mut Diag,
+    budget: &mut Budget,
 ) -> Result<Vec<Part>, String> {
     let mut p = Processor {
         opts,
         fetch,
         diag,
+        budget,
         parts: Vec::new(),
         depth: 0,
     };
@@ -70,8 +74,20 @@ pub(crate) fn expand(
 }
 
 /// upstream `convert_string`: the leaves of the blob as (headers, payload).
-fn convert(raw: &[u8]) -> Result<Vec<(Message, Vec<u8>)>, String> {
-    let data = gzip::decompress_quiet(raw);
+/// A blob that inflates past its bound is dropped with a warning, as
+/// invalid user-data is, so the boot goes on without it.
+fn convert(
+    raw: &[u8],
+    budget: &mut Budget,
+    diag: &mut Diag,
+) -> Result<Vec<(Message, Vec<u8>)>, String> {
+    let data = match gzip::decompress_quiet(raw, budget) {
+        Ok(d) => d,
+        Err(e) => {
+            diag.warn(e);
+            return Ok(Vec::new());
+        }
+    };
     let head = data.get(..4096).unwrap_or(&data);
     if !head
         .to_ascii_lowercase()
@@ -99,7 +115,7 @@ fn convert(raw: &[u8]) -> Result<Vec<(Message, Vec<u8>)>, String> {
 
 impl Processor<'_, '_> {
     fn process_blob(&mut self, raw: &[u8]) -> Result<(), String> {
-        for (head, payload) in convert(raw)? {
+        for (head, payload) in convert(raw, self.budget, self.diag)? {
             self.process_part(head, payload)?;
         }
         Ok(())
@@ -109,7 +125,17 @@ impl Processor<'_, '_> {
         let mut ctype_orig = Some(head.content_type());
         let mut was_compressed = false;
         if let Some(ct) = ctype_orig.as_deref().filter(|c| DECOMP_TYPES.contains(c)) {
-            let unpacked = gzip::decompress(&payload).and_then(|d| {
+            let unpacked = match gzip::decompress(&payload, self.budget, &format!("{ct} part")) {
+                // Over the bound: this part is dropped (a corrupt one still
+                // fails the blob, as upstream).
+                Err(gzip::GzError::TooBig(m)) => {
+                    self.diag.warn(m);
+                    return Ok(());
+                }
+                Err(gzip::GzError::Invalid(m)) => Err(m),
+                Ok(d) => Ok(d),
+            };
+            let unpacked = unpacked.and_then(|d| {
                 // Upstream decodes the result as UTF-8 text.
                 String::from_utf8(d)
                     .map(String::into_bytes)
@@ -187,7 +213,9 @@ impl Processor<'_, '_> {
             if url.is_empty() {
                 continue;
             }
-            let content = self.include_content(url, once)?;
+            let Some(content) = self.include_content(url, once)? else {
+                continue;
+            };
             self.depth += 1;
             let r = self.process_blob(&content);
             self.depth -= 1;
@@ -196,7 +224,8 @@ impl Processor<'_, '_> {
         Ok(())
     }
 
-    fn include_content(&mut self, url: &str, once: bool) -> Result<Vec<u8>, String> {
+    /// `Ok(None)`: the content is over its bound and skipped (warned).
+    fn include_content(&mut self, url: &str, once: bool) -> Result<Option<Vec<u8>>, String> {
         let cache = match (once, &self.opts.include_once_cache, self.opts.host) {
             (true, Some(dir), Some(host)) => Some((dir.join(crate::md5_hex(url.as_bytes())), host)),
             _ => None,
@@ -204,7 +233,7 @@ impl Processor<'_, '_> {
         if let Some((path, host)) = &cache {
             if let Ok(Some(data)) = host.read_optional(path) {
                 log::debug!("Using cached include-once content of {url}");
-                return Ok(data);
+                return Ok(self.charge_include(url, data));
             }
         }
         let scheme = url_scheme(url);
@@ -214,7 +243,16 @@ impl Processor<'_, '_> {
             self.diag
                 .warn(format!("Attempting unknown protocol {scheme}"));
         }
-        let data = self.fetch.get(url)?;
+        let data = match self.fetch.get(url) {
+            Err(e) if e.contains("(bound MAX_EXPANDED_BYTES)") => {
+                self.diag.warn(e);
+                return Ok(None);
+            }
+            r => r?,
+        };
+        let Some(data) = self.charge_include(url, data) else {
+            return Ok(None);
+        };
         if let Some((path, host)) = &cache {
             if let Some(dir) = path.parent() {
                 let _ = host.create_dir_all(dir, 0o755);
@@ -227,7 +265,18 @@ impl Processor<'_, '_> {
                 ));
             }
         }
-        Ok(data)
+        Ok(Some(data))
+    }
+
+    fn charge_include(&mut self, url: &str, data: Vec<u8>) -> Option<Vec<u8>> {
+        let what = format!("#include content of {url}");
+        match self.budget.charge_expanded(data.len() as u64, &what) {
+            Ok(()) => Some(data),
+            Err(e) => {
+                self.diag.warn(e);
+                None
+            }
+        }
     }
 
     fn explode_archive(&mut self, archive: &str) -> Result<(), String> {
