@@ -40,7 +40,7 @@ pub fn main_cloud_init_per() -> i32 {
     };
     let legacy = sem::bootper_legacy_path(&semf);
     if legacy != semf && host.exists(&legacy) && !host.exists(&semf) {
-        let _ = std::fs::rename(host.path(&legacy), host.path(&semf));
+        let _ = host.rename(&legacy, &semf);
     }
     if freq != "always" && host.exists(&semf) {
         return 0;

@@ -684,7 +684,7 @@ impl Distro {
 
 pub(crate) fn file_mode(host: &Host, path: &str) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(host.path(path))
+    std::fs::metadata(host.resolve(path))
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
 }

@@ -26,7 +26,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         ctx.host.create_dir_all(&tmp_dir, 0o755)?;
         ctx.host.set_mode(&tmp_dir, 0o1777)?;
     }
-    let script = tmp_dir.join(temp_name());
+    let script = tmp_dir.join(temp_name()?);
     ctx.host
         .write_atomic(&script, content.as_bytes(), &WriteOpts::mode(0o600))?;
     let mut cmd =
@@ -41,16 +41,14 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     result.inspect_err(|_| log::warn!("Failed to run bootcmd module {}", ctx.name))
 }
 
-/// `tmpXXXXXXXX.sh`, unique enough within one run of one process.
-fn temp_name() -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    PathBuf::from(format!("tmp{:x}{nanos:08x}{n:x}.sh", std::process::id()))
+/// `tmpXXXXXXXX.sh` with eight random characters, as Python's tempfile
+/// names it: the directory is world-writable, so the name must not be
+/// guessable in advance.
+fn temp_name() -> Result<PathBuf, ModuleError> {
+    const CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789_";
+    let tag = ci_host::random::pick_chars(CHARS, 8)
+        .map_err(|e| ModuleError::new(format!("cannot name the bootcmd script: {e}")))?;
+    Ok(PathBuf::from(format!("tmp{tag}.sh")))
 }
 
 #[cfg(test)]

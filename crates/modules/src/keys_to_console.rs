@@ -70,7 +70,7 @@ fn fingerprint_line(host: &Host, path: &str, content: &str) -> String {
         return format!("{bits} SHA256:{fp} {comment} ({label})");
     }
     // A type we do not know: ask the machine's ssh-keygen.
-    let f = host.path(path).to_string_lossy().into_owned();
+    let f = host.resolve(path).to_string_lossy().into_owned();
     host.run(&Cmd::new(["ssh-keygen", "-l", "-f", f.as_str()]))
         .map(|o| o.stdout_str().trim().to_string())
         .unwrap_or_else(|e| e.to_string())

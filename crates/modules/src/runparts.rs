@@ -61,7 +61,7 @@ pub(crate) fn runparts(host: &Host, dir: &Path, prefix: &[String]) -> Result<(),
     for name in host.list_dir(dir) {
         let target = dir.join(&name);
         let target_s = target.to_string_lossy().into_owned();
-        let meta = std::fs::metadata(host.path(&target));
+        let meta = std::fs::metadata(host.resolve(&target));
         let is_file = meta.as_ref().is_ok_and(|m| m.is_file());
         let is_exe = meta
             .as_ref()
@@ -104,7 +104,7 @@ pub(crate) fn target_which(host: &Host, prog: &str) -> Option<String> {
         "/bin",
     ];
     let is_exe = |p: &str| {
-        std::fs::metadata(host.path(p))
+        std::fs::metadata(host.resolve(p))
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
     if prog.contains('/') {

@@ -68,10 +68,10 @@ fn decode(data: &Value, encoding: Option<&Value>) -> Result<Vec<u8>, ModuleError
 /// Append to the seed file. `/dev/urandom` on a live system is a device:
 /// write to it plainly (a device cannot be fsynced or replaced).
 fn append(host: &Host, path: &str, data: &[u8]) -> ModResult {
-    let local = host.path(path);
+    let local = host.try_resolve(path)?;
     let special = std::fs::metadata(&local).is_ok_and(|m| !m.is_file());
     if special {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&local)?;
+        let mut f = host.open_append(path, 0o644)?;
         f.write_all(data)?;
         return Ok(());
     }

@@ -5,63 +5,51 @@ use crate::sshutil;
 use crate::ugutil::{self, deprecate};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::ServiceAction;
+use ci_host::{random, Host};
 use ci_pyval::{is_false, is_true, py_str};
 use log::{debug, warn};
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
-    if ok.is_err() {
-        // No urandom: fall back to the clock and pid mixed; still never printed twice the same.
-        let mut x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ u64::from(std::process::id()).rotate_left(32);
-        for b in buf.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+/// Upstream's `rand_user_password`: 20 characters with at least one digit,
+/// lower, upper and punctuation character, shuffled. Without randomness
+/// from the OS there is no password (an error), never a guessable one.
+pub fn rand_user_password() -> Result<String, random::RandomError> {
+    const DIGITS: &str = "0123456789";
+    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let classes = [DIGITS, LOWER, UPPER, PUNCTUATION];
+    let mut out = String::with_capacity(20);
+    for class in classes {
+        out.push_str(&random::pick_chars(class, 1)?);
     }
-    buf
+    out.push_str(&random::pick_chars(&classes.concat(), 20 - classes.len())?);
+    let mut chars: Vec<char> = out.chars().collect();
+    random::shuffle(&mut chars)?;
+    Ok(chars.into_iter().collect())
 }
 
-/// Upstream's `rand_user_password`: 20 characters with at least one digit,
-/// lower, upper and punctuation character, shuffled.
-pub fn rand_user_password() -> String {
-    let digits = "0123456789";
-    let lower = "abcdefghijklmnopqrstuvwxyz";
-    let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let all: Vec<char> = format!("{digits}{lower}{upper}{PUNCTUATION}")
-        .chars()
-        .collect();
-    let r = random_bytes(64);
-    let pick = |set: &str, b: u8| {
-        set.chars()
-            .nth(usize::from(b) % set.chars().count())
-            .unwrap_or('x')
-    };
-    let mut out: Vec<char> = vec![
-        pick(digits, r.first().copied().unwrap_or(0)),
-        pick(lower, r.get(1).copied().unwrap_or(0)),
-        pick(upper, r.get(2).copied().unwrap_or(0)),
-        pick(PUNCTUATION, r.get(3).copied().unwrap_or(0)),
-    ];
-    for i in 0..16 {
-        let b = usize::from(r.get(4 + i).copied().unwrap_or(0));
-        out.push(all.get(b % all.len()).copied().unwrap_or('x'));
+/// Generated passwords go to the machine's console only, as upstream: not
+/// to stderr, which the `output` setting copies into
+/// cloud-init-output.log, and not to the log. A sandbox root (`--root`)
+/// has no console of its own, so nothing is shown there.
+fn show_on_console(host: &Host, text: &str) {
+    if host.is_sandbox() {
+        return;
     }
-    for i in (1..out.len()).rev() {
-        let j = usize::from(r.get(20 + i).copied().unwrap_or(0)) % (i + 1);
-        out.swap(i, j);
+    if let Ok(mut con) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        let _ = con.write_all(text.as_bytes());
+        let _ = con.flush();
     }
-    out.into_iter().collect()
+}
+
+/// A random password for `user`, or the module's error when the OS has no
+/// randomness to give.
+fn random_password_for(user: &str) -> Result<String, ModuleError> {
+    rand_user_password()
+        .map_err(|e| ModuleError::new(format!("cannot generate a random password for {user}: {e}")))
 }
 
 /// A `$1$`, `$2a$`, `$2y$`, `$5$` or `$6$` crypt hash (upstream's regex `\$(1|2a|2y|5|6)(\$.+){2}`).
@@ -217,7 +205,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         let mut hashed_users: Vec<String> = hashed.iter().map(|(u, _)| u.clone()).collect();
         let mut randlist: Vec<String> = Vec::new();
         for (user, _) in users_by_type(&users_list, "RANDOM") {
-            let pw = rand_user_password();
+            let pw = random_password_for(&user)?;
             users.push(user.clone());
             randlist.push(format!("{user}:{pw}"));
             plain.push((user, pw));
@@ -233,7 +221,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
                 hashed_users.push(u.into());
             } else {
                 let p = if p == "R" || p == "RANDOM" {
-                    let r = rand_user_password();
+                    let r = random_password_for(u)?;
                     randlist.push(format!("{u}:{r}"));
                     r
                 } else {
@@ -262,9 +250,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
                 "Set the following 'random' passwords\n\n{}\n",
                 randlist.join("\n")
             );
-            let mut err = std::io::stderr();
-            let _ = err.write_all(text.as_bytes());
-            let _ = err.flush();
+            show_on_console(host, &text);
         }
         if expire {
             let mut expired: Vec<String> = Vec::new();
@@ -300,14 +286,14 @@ mod tests {
     #[test]
     fn random_passwords_have_every_class() {
         for _ in 0..20 {
-            let p = rand_user_password();
+            let p = rand_user_password().unwrap();
             assert_eq!(p.chars().count(), 20);
             assert!(p.chars().any(|c| c.is_ascii_digit()));
             assert!(p.chars().any(|c| c.is_ascii_lowercase()));
             assert!(p.chars().any(|c| c.is_ascii_uppercase()));
             assert!(p.chars().any(|c| PUNCTUATION.contains(c)));
         }
-        assert_ne!(rand_user_password(), rand_user_password());
+        assert_ne!(rand_user_password().unwrap(), rand_user_password().unwrap());
     }
 
     #[test]

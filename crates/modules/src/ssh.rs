@@ -98,7 +98,15 @@ fn write_provided_keys(ctx: &Ctx, keys: &serde_json::Map<String, Value>) {
             continue;
         }
         let (pf, pubf) = (key_file(t), format!("{}.pub", key_file(t)));
-        let (hp, hpub) = (host.path(&pf), host.path(&pubf));
+        // The redirect is done by a shell on this machine: hand it paths
+        // already resolved inside the root.
+        let (hp, hpub) = match (host.try_resolve(&pf), host.try_resolve(&pubf)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                warn!("Failed generating a key for {pubf} from {pf}: {e}");
+                continue;
+            }
+        };
         let script = format!(
             "o=$(ssh-keygen -yf \"{}\") && echo \"$o\" root@localhost > \"{}\"",
             hp.display(),
@@ -155,6 +163,21 @@ fn set_redhat_keyfile_perms(host: &Host, keyfile: &str) {
     let _ = host.set_mode(format!("{keyfile}.pub"), 0o644);
 }
 
+/// The key file for `ssh-keygen -f`, resolved inside the root. ssh-keygen
+/// also writes `<file>.pub`, following a link there on this machine, so a
+/// link in that place is refused.
+fn keygen_target(host: &Host, key: &str) -> std::io::Result<String> {
+    let f = host.try_resolve_arg(key)?;
+    let public = format!("{f}.pub");
+    if std::fs::symlink_metadata(&public).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{public} is a symbolic link; not writing a key through it"),
+        ));
+    }
+    Ok(f)
+}
+
 fn generate_host_keys(ctx: &Ctx) {
     let host = ctx.host;
     let genkeys = cfg_list(ctx.get("ssh_genkeytypes"))
@@ -198,7 +221,16 @@ fn generate_host_keys(ctx: &Ctx) {
                 .iter()
                 .map(|t| {
                     s.spawn(move || {
-                        let f = host.path(key_file(t)).to_string_lossy().into_owned();
+                        let f = match keygen_target(host, &key_file(t)) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                let e = ci_host::CmdError::Spawn {
+                                    cmd: "ssh-keygen".into(),
+                                    source: e,
+                                };
+                                return (t.clone(), Err(e));
+                            }
+                        };
                         let mut argv =
                             vec!["ssh-keygen", "-t", t.as_str(), "-N", "", "-f", f.as_str()];
                         if let Some(c) = comment {
@@ -330,4 +362,35 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         debug!("{e}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// ssh-keygen runs on this machine and writes `<key>` and `<key>.pub`:
+    /// the key path is resolved inside the root, and a link in the place of
+    /// the public key is refused rather than written through.
+    #[test]
+    fn keygen_target_stays_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let host = Host::new(d.path());
+        let ssh = d.path().join("etc/ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        symlink(outside.path().join("key"), ssh.join("ssh_host_ed25519_key")).unwrap();
+        let got = keygen_target(&host, "/etc/ssh/ssh_host_ed25519_key").unwrap();
+        let inside = d
+            .path()
+            .join(outside.path().join("key").strip_prefix("/").unwrap());
+        assert_eq!(got, inside.to_string_lossy());
+        symlink(
+            outside.path().join("key.pub"),
+            ssh.join("ssh_host_rsa_key.pub"),
+        )
+        .unwrap();
+        let e = keygen_target(&host, "/etc/ssh/ssh_host_rsa_key").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+    }
 }

@@ -254,7 +254,7 @@ pub fn write_preserving(
     data: &[u8],
     default_mode: u32,
 ) -> std::io::Result<()> {
-    let opts = match std::fs::metadata(host.path(path)) {
+    let opts = match std::fs::metadata(host.resolve(path)) {
         Ok(m) => WriteOpts::mode(m.mode() & 0o7777).owner(Some(m.uid()), Some(m.gid())),
         Err(_) => WriteOpts::mode(default_mode),
     };
@@ -368,7 +368,7 @@ fn check_permissions(
     is_file: bool,
     strict: bool,
 ) -> bool {
-    let Ok(md) = std::fs::metadata(host.path(current)) else {
+    let Ok(md) = std::fs::metadata(host.resolve(current)) else {
         return false;
     };
     let mut minimal = if is_file { 0o644 } else { 0o711 };

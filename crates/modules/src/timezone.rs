@@ -48,7 +48,7 @@ fn set_timezone(ctx: &Ctx, tz: &str) -> ModResult {
 fn find_tz_file(host: &Host, tz: &str) -> Result<String, ModuleError> {
     let tz_file = std::path::Path::new(ZONE_DIR).join(tz);
     let tz_file = tz_file.to_string_lossy().into_owned();
-    if !host.path(&tz_file).is_file() {
+    if !host.resolve(&tz_file).is_file() {
         return Err(ModuleError::new(format!(
             "Invalid timezone {tz}, no file found at {tz_file}"
         )));
@@ -78,7 +78,7 @@ fn set_etc_timezone(host: &Host, tz: &str, tz_file: &str) -> ModResult {
 /// `shutil.copy`: content and permission bits.
 fn copy(host: &Host, from: &str, to: &str) -> ModResult {
     let data = host.read(from)?;
-    let mode = std::fs::metadata(host.path(from))
+    let mode = std::fs::metadata(host.resolve(from))
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644);
     host.write_atomic(to, &data, &WriteOpts::mode(mode))?;

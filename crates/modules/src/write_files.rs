@@ -208,8 +208,9 @@ fn write_one(
 ) -> ModResult {
     ensure_parent(host, path, uid, gid)?;
     // Upstream opens the path, so an existing symlink (say /etc/resolv.conf)
-    // is written through, not replaced.
-    let resolved = resolve_links(host, path);
+    // is written through, not replaced: followed inside the root, and a
+    // chain of too many links is an error.
+    let resolved = host.canonical(path)?.to_string_lossy().into_owned();
     let path = resolved.as_str();
     // Upstream skips chmod for mode 0: a new file gets the default mode and
     // an existing one keeps its mode.
@@ -235,31 +236,9 @@ fn write_one(
     Ok(())
 }
 
-/// Follow symlinks inside the target (absolute link targets are target
-/// paths); gives up after 40 hops like the kernel.
-fn resolve_links(host: &Host, path: &str) -> String {
-    let mut cur = path.to_string();
-    for _ in 0..40 {
-        let Ok(dest) = host.read_link(&cur) else {
-            return cur;
-        };
-        let dest = dest.to_string_lossy().into_owned();
-        cur = if dest.starts_with('/') {
-            abspath(&dest)
-        } else {
-            let parent = Path::new(&cur)
-                .parent()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            abspath(&format!("{parent}/{dest}"))
-        };
-    }
-    cur
-}
-
 fn existing_mode(host: &Host, path: &str) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(host.path(path))
+    std::fs::metadata(host.resolve(path))
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
 }
@@ -373,6 +352,11 @@ pub(crate) fn decode_content(content: &[u8], encoding: Option<&Value>) -> Result
     Ok(data)
 }
 
+/// Largest decompressed `gz`/`gz+b64` content of one file, and largest
+/// body of a `source.uri` download: as much as user-data itself may expand
+/// to, so a small encoded value cannot inflate without end.
+pub const MAX_DECODED_CONTENT_BYTES: u64 = ci_userdata::bounds::MAX_EXPANDED_BYTES;
+
 fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
     if data.is_empty() {
         return Ok(Vec::new());
@@ -382,9 +366,17 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
         return Err(format!("Not a gzipped file ({})", py_bytes_repr(&head)));
     }
     let mut out = Vec::new();
+    // One byte past the bound tells "at" from "over".
     flate2::read::MultiGzDecoder::new(data)
+        .take(MAX_DECODED_CONTENT_BYTES + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("gzip decompression failed: {e}"))?;
+    if out.len() as u64 > MAX_DECODED_CONTENT_BYTES {
+        return Err(format!(
+            "gzip content decompresses to more than {} MiB (bound MAX_DECODED_CONTENT_BYTES)",
+            MAX_DECODED_CONTENT_BYTES >> 20
+        ));
+    }
     Ok(out)
 }
 
@@ -542,9 +534,15 @@ fn fetch_url(
                     return resp
                         .body_mut()
                         .with_config()
-                        .limit(256 * 1024 * 1024)
+                        .limit(MAX_DECODED_CONTENT_BYTES)
                         .read_to_vec()
-                        .map_err(|e| format!("{e} for url: {url}"));
+                        .map_err(|e| match e {
+                            ureq::Error::BodyExceedsLimit(_) => format!(
+                                "body of {url} is larger than {} MiB (bound MAX_DECODED_CONTENT_BYTES)",
+                                MAX_DECODED_CONTENT_BYTES >> 20
+                            ),
+                            e => format!("{e} for url: {url}"),
+                        });
                 }
                 last = format!("{code} error for url: {url}");
             }
@@ -559,3 +557,33 @@ fn fetch_url(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod decode_bound_tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz_zeros(n: u64) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            enc.write_all(&chunk[..k]).unwrap();
+            left -= k as u64;
+        }
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_content_is_bounded() {
+        let enc = Value::String("gz+b64".into());
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let over = b64(&gz_zeros(MAX_DECODED_CONTENT_BYTES + 1));
+        let e = decode_content(over.as_bytes(), Some(&enc)).unwrap_err();
+        assert!(e.contains("bound MAX_DECODED_CONTENT_BYTES"), "{e}");
+        let at = b64(&gz_zeros(MAX_DECODED_CONTENT_BYTES));
+        let d = decode_content(at.as_bytes(), Some(&enc)).unwrap();
+        assert_eq!(d.len() as u64, MAX_DECODED_CONTENT_BYTES);
+    }
+}

@@ -201,7 +201,14 @@ fn canonical_device(host: &Host, dev: &str) -> String {
 fn make_mount_dir(host: &Host) -> Result<PathBuf, MountError> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let parent = if Host::running_as_root() || host.is_sandbox() {
-        host.path("/run/cloud-init/tmp")
+        // Resolved inside the root, the last component included: the mount
+        // point must not be created (or mounted on) through an image's link.
+        const RUN_TMP: &str = "/run/cloud-init/tmp";
+        host.try_resolve(RUN_TMP)
+            .map_err(|source| MountError::TempDir {
+                dir: RUN_TMP.to_string(),
+                source,
+            })?
     } else {
         std::env::temp_dir()
     };

@@ -183,7 +183,7 @@ pub fn run_parts(host: &Host, dir: &Path) -> Result<(), String> {
     let mut attempted = 0usize;
     for name in host.list_dir(dir) {
         let p = dir.join(&name);
-        let md = match std::fs::metadata(host.path(&p)) {
+        let md = match std::fs::metadata(host.resolve(&p)) {
             Ok(m) => m,
             Err(_) => continue,
         };

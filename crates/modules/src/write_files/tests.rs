@@ -270,3 +270,54 @@ fn symlinked_targets_are_written_through() {
     );
     assert_eq!(env.read("/srv/real"), "r");
 }
+
+/// The image's own links: an absolute last component is written through
+/// inside the root, and a chain of 41 links is an error; neither touches
+/// this machine.
+#[test]
+fn image_links_resolve_inside_the_root_and_long_chains_fail() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "ORIGINAL\n").unwrap();
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/etc/last", "content": "through\n", "append": true},
+        {"path": "/etc/replaced", "content": "new\n"},
+    ]}));
+    let root = env.host.root().to_path_buf();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    symlink(&victim, root.join("etc/last")).unwrap();
+    symlink(&victim, root.join("etc/replaced")).unwrap();
+    handle(&env.ctx("write_files")).unwrap();
+    let in_root = root.join(victim.strip_prefix("/").unwrap());
+    // Both wrote through their link to the same file inside the root (the
+    // second truncating it, as upstream's "wb" does); the links stay.
+    assert_eq!(std::fs::read_to_string(&in_root).unwrap(), "new\n");
+    assert!(root.join("etc/last").is_symlink() && root.join("etc/replaced").is_symlink());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ORIGINAL\n");
+
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/srv/f", "content": "escaped\n", "append": true, "permissions": "0666"},
+    ]}));
+    let srv = env.host.root().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    symlink("/srv/g1", srv.join("f")).unwrap();
+    for i in 1..40 {
+        symlink(format!("/srv/g{}", i + 1), srv.join(format!("g{i}"))).unwrap();
+    }
+    symlink(&victim, srv.join("g40")).unwrap();
+    let err = handle(&env.ctx("write_files")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("too many levels of symbolic links"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ORIGINAL\n");
+    let md = std::fs::metadata(&victim).unwrap();
+    assert_ne!(md.mode() & 0o777, 0o666);
+    assert!(!env
+        .host
+        .root()
+        .join(victim.strip_prefix("/").unwrap())
+        .exists());
+}

@@ -243,28 +243,12 @@ pub fn sha512_crypt(password: &str, salt: &str) -> String {
     out
 }
 
-/// 16 random characters from `[A-Za-z0-9]` (upstream `rand_str(16)`).
-fn random_salt() -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    } else {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-            .to_le_bytes();
-        b.copy_from_slice(&t);
-    }
-    b.iter()
-        .map(|x| char::from(CHARS[usize::from(*x) % CHARS.len()]))
-        .collect()
-}
-
-/// Upstream `encrypt_pass`.
-pub fn hash_password(password: &str) -> String {
-    sha512_crypt(password, &random_salt())
+/// Upstream `encrypt_pass`: SHA-512 crypt with a salt of 16 random
+/// characters from `[A-Za-z0-9]` (`rand_str(16)`). No randomness, no hash.
+pub fn hash_password(password: &str) -> Result<String, ci_host::random::RandomError> {
+    const CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let salt = ci_host::random::pick_chars(CHARS, 16)?;
+    Ok(sha512_crypt(password, &salt))
 }
 
 #[cfg(test)]
@@ -279,7 +263,9 @@ mod tests {
             include_str!("../../tests/fixtures/azure-crypt.txt").trim()
         );
         assert_eq!(sha512(b"abc")[..4], [0xdd, 0xaf, 0x35, 0xa1]);
-        assert!(hash_password("x").starts_with("$6$"));
-        assert_eq!(hash_password("x").len(), 3 + 16 + 1 + 86);
+        let h = hash_password("x").unwrap();
+        assert!(h.starts_with("$6$"));
+        assert_eq!(h.len(), 3 + 16 + 1 + 86);
+        assert_ne!(h, hash_password("x").unwrap(), "salt repeated");
     }
 }

@@ -127,7 +127,7 @@ fn fetch_url(
     policy: &ImdsPolicy,
     handler: &mut RetryHandler,
 ) -> Result<Vec<u8>, ImdsUrlError> {
-    let request_id = request_id();
+    let request_id = request_id(url)?;
     let headers = [
         ("Metadata", "true"),
         ("x-ms-client-request-id", request_id.as_str()),
@@ -169,21 +169,15 @@ fn fetch_url(
     }
 }
 
-/// A random UUIDv4-shaped request id (upstream sends one per request).
-fn request_id() -> String {
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(13..16).unwrap_or_default(),
-        h.get(17..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    )
+/// A random UUIDv4 request id (upstream sends one per request). Without
+/// randomness the fetch fails like any other unexpected error.
+fn request_id(url: &str) -> Result<String, ImdsUrlError> {
+    ci_host::random::uuid4().map_err(|e| ImdsUrlError {
+        url: url.to_string(),
+        code: None,
+        kind: None,
+        message: e.to_string(),
+    })
 }
 
 /// Upstream `fetch_metadata_with_api_fallback`: the extended document, or

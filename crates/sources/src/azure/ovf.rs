@@ -159,7 +159,7 @@ pub type OvfParts = (Map<String, Value>, Vec<u8>, Map<String, Value>);
 /// Upstream `read_azure_ovf`: (metadata, user-data, cfg).
 pub fn read_azure_ovf(
     contents: &[u8],
-    hash_password: &dyn Fn(&str) -> String,
+    hash_password: &dyn Fn(&str) -> Result<String, ci_host::random::RandomError>,
 ) -> Result<OvfParts, OvfError> {
     let env = OvfEnv::parse(contents)?;
     let mut md = Map::new();
@@ -183,7 +183,12 @@ pub fn read_azure_ovf(
     if let Some(p) = env.password.as_deref().filter(|p| !p.is_empty()) {
         defuser.insert("lock_passwd".into(), json!(false));
         if p != DEF_PASSWD_REDACTION {
-            defuser.insert("hashed_passwd".into(), json!(hash_password(p)));
+            let hashed = hash_password(p).map_err(|e| {
+                OvfError::Reportable(ReportableError::new(format!(
+                    "cannot hash the provisioning password: {e}"
+                )))
+            })?;
+            defuser.insert("hashed_passwd".into(), json!(hashed));
         }
     }
     if !defuser.is_empty() {
@@ -270,8 +275,24 @@ mod tests {
 </Environment>"#;
 
     #[test]
+    fn password_without_randomness_is_a_reportable_failure() {
+        let no_rng = |_: &str| Err(ci_host::random::RandomError::new("ENOSYS"));
+        match read_azure_ovf(DOC.as_bytes(), &no_rng) {
+            Err(OvfError::Reportable(e)) => {
+                let text = format!("{e:?}");
+                assert!(
+                    text.contains("cannot hash the provisioning password"),
+                    "{text}"
+                );
+                assert!(!text.contains("secret"), "{text}");
+            }
+            other => panic!("expected a reportable error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn parses_provisioning_document() {
-        let (md, ud, cfg) = read_azure_ovf(DOC.as_bytes(), &|p| format!("H({p})")).unwrap();
+        let (md, ud, cfg) = read_azure_ovf(DOC.as_bytes(), &|p| Ok(format!("H({p})"))).unwrap();
         assert_eq!(
             md,
             json!({"local-hostname": "myhost"})

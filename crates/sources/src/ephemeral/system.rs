@@ -13,7 +13,7 @@
 use super::dhcp::{self, DhcpLease};
 use super::{EphemeralKind, EphemeralNet, Lease, LeaseInfo};
 use crate::error::SourceError;
-use ci_host::{Cmd, Host};
+use ci_host::{random, Cmd, Host};
 use ci_net::ip::ipv4_mask_to_prefix;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -213,9 +213,12 @@ impl SystemNet {
                 .ok_or_else(|| Self::err("no physical NIC for a link-local address"))?,
         };
         let before = self.state(&iface);
-        let r = random_u64();
         // Upstream's range: 169.254.1.0 - 169.254.168.255.
-        let addr = format!("169.254.{}.{}/16", 1 + r % 168, (r >> 8) % 256);
+        let pick = |lo, hi| {
+            random::int_between(lo, hi)
+                .map_err(|e| Self::err(format!("no link-local address for {iface}: {e}")))
+        };
+        let addr = format!("169.254.{}.{}/16", pick(1, 168)?, pick(0, 255)?);
         let mut lease = SystemLease::new(&self.host, &iface);
         self.ip(&["-family", "inet", "addr", "add", &addr, "dev", &iface])?;
         lease.undo_last(["ip", "-family", "inet", "addr", "del", &addr, "dev", &iface]);
@@ -381,18 +384,6 @@ pub fn lowest_physical_nic(host: &Host) -> Option<String> {
         })
         .min()
         .map(|(_, n)| n)
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 #[cfg(test)]
