@@ -90,7 +90,6 @@ enum Availability {
 
 impl Akamai {
     pub fn new(stage: Stage, opts: SourceOptions) -> Self {
-        log::debug!("Setting up Akamai DataSource");
         Akamai {
             stage,
             opts,
@@ -361,6 +360,10 @@ fn b64decode_lenient(data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Datasource for Akamai {
+    fn log_init(&self) {
+        log::debug!("Setting up Akamai DataSource");
+    }
+
     fn needs_ephemeral_net(&self) -> bool {
         self.stage == Stage::Local
     }

@@ -82,6 +82,13 @@ pub trait Datasource: Send {
     /// The stage this instance was built for.
     fn stage(&self) -> Stage;
 
+    /// What upstream's class does when it is instantiated (its `__init__`
+    /// logging, DigitalOcean's deprecation notice). Constructors here stay
+    /// silent, because the search builds every candidate up front to list
+    /// them; it calls this only when it reaches the datasource, which is when
+    /// upstream would construct it.
+    fn log_init(&self) {}
+
     /// Gather the data (upstream `_get_data`): `Ok(false)` means "not this
     /// datasource"; `Err` means it was meant to be but failed.
     fn crawl(&mut self, ctx: &SourceContext) -> Result<bool, SourceError>;
@@ -301,6 +308,36 @@ pub trait Datasource: Send {
     fn to_cache(&self) -> Value;
 }
 
+/// Longest file name Linux filesystems take (`NAME_MAX`), in bytes.
+const NAME_MAX: usize = 255;
+
+/// Why `iid` cannot be this instance's id, or `None` when it can.
+///
+/// Per-instance state lives in `/var/lib/cloud/instances/<iid>` (a `/` in the
+/// id is stored as `_`, as upstream does). Upstream accepts any id, so an
+/// empty, `.` or `..` id puts that state straight into `instances/` or into
+/// `/var/lib/cloud`, shared by every instance and mixed with the global
+/// state. Such an id, one that is only whitespace (it reads back as empty
+/// from `data/instance-id`), one with a NUL (no path can hold it) and one too
+/// long for a directory name make the datasource fail instead. Surrounding
+/// whitespace is kept, as upstream keeps it.
+pub fn instance_id_problem(iid: &str) -> Option<&'static str> {
+    let on_disk = iid.replace('/', "_");
+    if iid.is_empty() {
+        Some("it is empty")
+    } else if iid.trim().is_empty() {
+        Some("it is only whitespace")
+    } else if iid.contains('\0') {
+        Some("it contains a NUL character")
+    } else if on_disk == "." || on_disk == ".." {
+        Some("it would name the instances directory itself or its parent")
+    } else if on_disk.len() > NAME_MAX {
+        Some("it is longer than 255 bytes, too long for a directory name")
+    } else {
+        None
+    }
+}
+
 /// Upstream `normalize_pubkey_data`: a string is split into lines, a list
 /// is kept, a mapping contributes the non-empty keys of each value
 /// (string or list).
@@ -436,6 +473,35 @@ fn fqdn_from_hosts(host: &Host, hostname: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn instance_ids_that_cannot_name_a_directory() {
+        let long = "i".repeat(256);
+        for (iid, why) in [
+            ("", "empty"),
+            (" \t\n", "only whitespace"),
+            (".", "instances directory itself"),
+            ("..", "instances directory itself or its parent"),
+            ("i-1\0", "NUL"),
+            (long.as_str(), "longer than 255 bytes"),
+        ] {
+            let got = instance_id_problem(iid).unwrap_or_default();
+            assert!(got.contains(why), "{iid:?}: {got:?}");
+        }
+        // `/` is stored as `_`, so none of these leave instances/.
+        for iid in [
+            "i-0123",
+            "../x",
+            "/",
+            "./.",
+            "a/..",
+            " i-1 ",
+            "None",
+            &"i".repeat(255),
+        ] {
+            assert_eq!(instance_id_problem(iid), None, "{iid:?}");
+        }
+    }
 
     #[test]
     fn pubkeys_normalised_as_upstream() {

@@ -23,8 +23,21 @@ pub(crate) fn message(what: &str, since: &str, extra: &str) -> String {
     msg
 }
 
+thread_local! {
+    /// Notices already logged. Upstream logs each notice once per process
+    /// (each one counts as a recoverable error in status.json); a stage runs
+    /// its search on one thread, and per-thread keeps tests independent.
+    static LOGGED: std::cell::RefCell<std::collections::HashSet<String>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Log the notice unless this thread has logged the same one already.
 pub(crate) fn deprecate(what: &str, since: &str, extra: &str) {
-    log::warn!(target: TARGET, "{}", message(what, since, extra));
+    let msg = message(what, since, extra);
+    let first = LOGGED.with(|l| l.borrow_mut().insert(msg.clone()));
+    if first {
+        log::warn!(target: TARGET, "{msg}");
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use crate::url::UrlReader;
 use ci_host::Host;
 use ci_pyval::{py_str, truthy};
 use serde_json::{json, Map, Value};
-use std::sync::Once;
 
 /// Upstream's `metadata_url`.
 pub const DEFAULT_METADATA_URL: &str = "http://169.254.169.254/metadata/v1.json";
@@ -44,20 +43,18 @@ pub struct DigitalOcean {
     network_error: Option<String>,
 }
 
-fn deprecate_once() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        crate::deprecate::deprecate(
-            "DataSourceDigitalOcean",
-            "23.2",
-            "Deprecated in favour of DataSourceConfigDrive.",
-        )
-    });
+/// Upstream's notice, logged when the class is instantiated or unpickled
+/// (once per process, like every deprecation).
+fn deprecation_notice() {
+    crate::deprecate::deprecate(
+        "DataSourceDigitalOcean",
+        "23.2",
+        "Deprecated in favour of DataSourceConfigDrive.",
+    )
 }
 
 impl DigitalOcean {
     pub fn new(stage: Stage, opts: SourceOptions) -> Self {
-        deprecate_once();
         DigitalOcean {
             stage,
             opts,
@@ -88,6 +85,8 @@ impl DigitalOcean {
         opts: SourceOptions,
         v: &Value,
     ) -> Result<Self, SourceError> {
+        // Upstream repeats the notice when it unpickles the datasource.
+        deprecation_notice();
         let mut ds = DigitalOcean::new(stage, opts);
         let e = CacheEntry::new("DigitalOcean", v);
         ds.metadata = e.metadata()?;
@@ -203,6 +202,10 @@ pub fn convert_network_config(
 }
 
 impl Datasource for DigitalOcean {
+    fn log_init(&self) {
+        deprecation_notice();
+    }
+
     fn needs_ephemeral_net(&self) -> bool {
         self.stage == Stage::Local
     }

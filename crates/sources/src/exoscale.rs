@@ -47,7 +47,6 @@ pub struct Exoscale {
 
 impl Exoscale {
     pub fn new(stage: Stage, opts: SourceOptions) -> Self {
-        log::debug!("Initializing the Exoscale datasource");
         Exoscale {
             stage,
             opts,
@@ -102,6 +101,10 @@ impl Exoscale {
 }
 
 impl Datasource for Exoscale {
+    fn log_init(&self) {
+        log::debug!("Initializing the Exoscale datasource");
+    }
+
     fn ds_config(&self) -> Option<Value> {
         let cfg = self.config_obj();
         (cfg.is_object() && cfg.as_object().is_some_and(|m| !m.is_empty())).then(|| cfg.clone())

@@ -25,6 +25,8 @@ pub mod ec2;
 pub mod ephemeral;
 mod error;
 pub mod exoscale;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gce;
 pub mod hetzner;
 pub mod lxd;
@@ -46,7 +48,9 @@ pub mod vultr;
 mod yamlblob;
 
 pub use context::{SourceContext, SourceOptions, Stage};
-pub use datasource::{normalize_pubkey_data, Datasource, DsHostname, Dsmode, METADATA_UNKNOWN};
+pub use datasource::{
+    instance_id_problem, normalize_pubkey_data, Datasource, DsHostname, Dsmode, METADATA_UNKNOWN,
+};
 pub use devices::DeviceScan;
 pub use ec2::Ec2;
 pub use error::SourceError;

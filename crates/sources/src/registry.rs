@@ -114,8 +114,23 @@ pub fn by_name(name: &str, stage: Stage, opts: &SourceOptions) -> Option<Box<dyn
     }
 }
 
-/// Rebuild a datasource from [`Datasource::to_cache`] output.
+/// Rebuild a datasource from [`Datasource::to_cache`] output. A cache whose
+/// instance id is unusable (see [`crate::instance_id_problem`]; written by
+/// an older build or edited by hand) is refused like a corrupt one, so the
+/// stage searches again instead of reusing it.
 pub fn from_cache(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>, SourceError> {
+    let ds = restore(v, opts)?;
+    let iid = ds.instance_id();
+    match crate::datasource::instance_id_problem(&iid) {
+        Some(why) => Err(SourceError::Cache(format!(
+            "cached {} has an unusable instance-id {iid:?} ({why})",
+            ds.class_name()
+        ))),
+        None => Ok(ds),
+    }
+}
+
+fn restore(v: &Value, opts: &SourceOptions) -> Result<Box<dyn Datasource>, SourceError> {
     let format = v.get("format").and_then(Value::as_u64);
     if format != Some(u64::from(CACHE_FORMAT)) {
         return Err(SourceError::Cache(format!(

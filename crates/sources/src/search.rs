@@ -76,10 +76,26 @@ fn candidates(
     out
 }
 
+/// True (with a WARNING naming the datasource and the id) when the
+/// datasource found data whose instance id cannot name an instance
+/// directory; the search then treats it as failed and goes on.
+fn unusable_instance_id(ds: &dyn Datasource) -> bool {
+    let iid = ds.instance_id();
+    let Some(why) = crate::datasource::instance_id_problem(&iid) else {
+        return false;
+    };
+    log::warn!(
+        "Ignoring datasource {}: its instance-id {iid:?} is unusable ({why})",
+        ds.display()
+    );
+    true
+}
+
 /// Try each datasource of `list` that runs in `ctx.stage`; the first whose
 /// `get_data` returns true wins. A datasource that fails is logged (a
-/// WARNING, as upstream) and the search goes on. `Ok(None)`: nothing found
-/// (see [`not_found_message`]).
+/// WARNING, as upstream) and the search goes on; so does one whose instance
+/// id cannot name an instance directory ([`crate::instance_id_problem`]).
+/// `Ok(None)`: nothing found (see [`not_found_message`]).
 pub fn find_source(
     ctx: &SourceContext,
     list: &[String],
@@ -108,6 +124,7 @@ pub fn find_source(
             ds.dsname()
         );
         log::debug!("Seeing if we can get any data from {class_repr}");
+        ds.log_init();
         log::debug!(
             "Update datasource metadata and network config due to events: boot-new-instance"
         );
@@ -124,6 +141,13 @@ pub fn find_source(
             continue;
         }
         match ds.get_data(ctx) {
+            Ok(true) if unusable_instance_id(ds.as_ref()) => {
+                on_event(&SearchEvent::Finish {
+                    name: event,
+                    result: EventResult::Fail,
+                    message: not_found,
+                });
+            }
             Ok(true) => {
                 on_event(&SearchEvent::Finish {
                     name: event,

@@ -19,6 +19,9 @@ pub const UPSTREAM_PICKLE: &str = "obj.pkl";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
+    /// The id does not name exactly one directory inside `instances/`.
+    #[error("instance-id {iid:?} cannot name a directory in {dir}")]
+    BadInstanceId { iid: String, dir: PathBuf },
     #[error("writing {path}: {source}")]
     Write {
         path: PathBuf,
@@ -98,6 +101,14 @@ pub fn reflect_instance(
 ) -> Result<Reflected, InstanceError> {
     let paths = paths.clone().with_instance(iid);
     let idir = paths.instance_dir();
+    // The search already refuses such ids; this is the last line before
+    // anything is written, for ids from old state or a hand-edited cache.
+    if !names_one_instance_dir(iid) {
+        return Err(InstanceError::BadInstanceId {
+            iid: iid.to_string(),
+            dir: paths.cloud_dir.join("instances"),
+        });
+    }
     let link = paths.instance_link();
     let already = host.read_link(&link).ok().is_some_and(|t| {
         let t = if t.is_absolute() {
@@ -148,6 +159,18 @@ pub fn reflect_instance(
         previous_instance_id: previous_iid,
         previous_datasource: previous_ds,
     })
+}
+
+/// Whether `iid` (with `/` stored as `_`) is a single plain directory name:
+/// not empty, `.` or `..`, no NUL, at most 255 bytes.
+fn names_one_instance_dir(iid: &str) -> bool {
+    let name = iid.replace('/', "_");
+    let mut parts = std::path::Path::new(&name).components();
+    let single = matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(n)), None) if n == name.as_str()
+    );
+    single && !name.contains('\0') && name.len() <= 255
 }
 
 /// Store the datasource cache (`instance/obj.json`, 0400 like upstream's
@@ -293,6 +316,42 @@ pub fn purge_cache(host: &Host, paths: &Paths, remove_instance_link: bool) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_that_do_not_name_one_directory_write_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let p = Paths::default();
+        ensure_initial_dirs(&h, &p).unwrap();
+        let long = "x".repeat(256);
+        for iid in ["", ".", "..", "a\0b", long.as_str()] {
+            let e = reflect_instance(&h, &p, iid, "DataSourceNoCloud: x").unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("cannot name a directory in /var/lib/cloud/instances"),
+                "{iid:?}: {e}"
+            );
+        }
+        assert!(h.list_dir("/var/lib/cloud/instances").is_empty());
+        assert!(!h.exists("/var/lib/cloud/instance"));
+        assert!(!h.exists("/var/lib/cloud/data/instance-id"));
+        assert!(!h.exists("/var/lib/cloud/datasource"));
+        // `/` is stored as `_` (upstream), so these stay inside instances/.
+        for iid in ["../x", "/", "a/../..", "x".repeat(255).as_str()] {
+            reflect_instance(&h, &p, iid, "DataSourceNoCloud: x").unwrap();
+        }
+        let mut made = h.list_dir("/var/lib/cloud/instances");
+        made.sort();
+        assert_eq!(
+            made,
+            vec![
+                ".._x".to_string(),
+                "_".into(),
+                "a_.._..".into(),
+                "x".repeat(255)
+            ]
+        );
+    }
 
     #[test]
     fn first_boot_then_same_then_new_instance() {
