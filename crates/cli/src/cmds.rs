@@ -27,26 +27,64 @@ fn emit(out: &CmdOutput) -> i32 {
     out.exit_code
 }
 
-/// The log file named by the configuration, under the root.
-fn install_logger(host: &Host, cfg: &Value, to_file: bool, debug: bool) {
-    let file = to_file.then(|| {
-        let f = cfg
-            .get("def_log_file")
-            .and_then(Value::as_str)
-            .unwrap_or("/var/log/cloud-init.log");
-        host.path(f)
-    });
+/// The log file named by the configuration (`def_log_file`), as the target sees it.
+fn log_file_name(cfg: &Value) -> &str {
+    cfg.get("def_log_file")
+        .and_then(Value::as_str)
+        .unwrap_or("/var/log/cloud-init.log")
+}
+
+/// The log file named by the configuration, under the root. Returns another
+/// handle on the open log file, for [`fix_log_perms`].
+fn install_logger(host: &Host, cfg: &Value, to_file: bool, debug: bool) -> Option<std::fs::File> {
+    // Resolved inside the root, a link in the last component included: an
+    // image's log link must not make us write this machine's files.
+    let file = to_file
+        .then(|| host.try_resolve(log_file_name(cfg)))
+        .and_then(|r| {
+            r.map_err(|e| eprintln!("Failed to open log file: {e}"))
+                .ok()
+        });
     match ci_state::log::CiLogger::new(file.as_deref(), true) {
         Ok(l) => {
+            let handle = l.file_handle();
             let _ = l.with_debug_stderr(debug).install();
+            handle
         }
         Err(e) => {
             eprintln!("Failed to open log file: {e}");
             if let Ok(l) = ci_state::log::CiLogger::new(None, true) {
                 let _ = l.install();
             }
+            None
         }
     }
+}
+
+/// `syslog_fix_perms` on the log file, as upstream's init stages do when
+/// they set up the filesystem (after logging starts, so a failure is logged).
+pub(crate) fn fix_log_perms(host: &Host, cfg: &Value, log: &std::fs::File) {
+    let name = log_file_name(cfg);
+    if name.is_empty() {
+        return;
+    }
+    let entries = ci_state::log::perms::entries(cfg.get("syslog_fix_perms"));
+    if let Err(msg) = ci_state::log::perms::apply(host, log, name, &entries) {
+        log::warn!(target: "stages.py", "{msg}");
+    }
+}
+
+/// A new output log gets what upstream's `tee` child gives it (umask 037,
+/// group `adm` when the target has one): `root:adm` 0640 on Debian, like
+/// the main log. An existing file is left as it is.
+fn create_output_log(host: &Host, path: &str) {
+    let opts = ci_host::WriteOpts {
+        gid: host.group("adm").map(|g| g.gid),
+        ..ci_host::WriteOpts::mode(0o640)
+    };
+    // A file that cannot be created here cannot be written by the copier
+    // either; the stage runs on with its output on the console only.
+    let _ = host.append(path, b"", &opts);
 }
 
 fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemctl<'_>) {
@@ -103,16 +141,18 @@ pub fn main_cloud_init() -> i32 {
     );
     if let Some(stage) = stage_name {
         if let Some(sink) = output::stage_target(&sys_cfg, stage) {
+            create_output_log(&host, &sink.path);
             if let Some(code) = output::redirect_through_child(&host, &sink) {
                 return code;
             }
         }
     }
-    install_logger(&host, &sys_cfg, boots, cli.debug);
+    let log_file = install_logger(&host, &sys_cfg, boots, cli.debug);
     let boot = Boot {
         host: host.clone(),
         files,
         force: cli.force,
+        log_file,
     };
     let paths = paths_of(&sys_cfg);
     match command {

@@ -2,6 +2,13 @@
 //! UTC), so `cloud-init analyze` and people's scrapers read ours. WARNING
 //! and above also go to stderr (upstream's console handler) and are
 //! captured per stage for status.json's `recoverable_errors`.
+//!
+//! Only our own records are logged at upstream's levels. Dependencies
+//! (ureq and its HTTP stack) describe every request at DEBUG and dump the
+//! bytes on the wire at TRACE, which carries user-data, passwords in it and
+//! the IMDSv2 token; of theirs only warnings and errors get through.
+
+pub mod perms;
 
 use crate::timefmt;
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -16,6 +23,34 @@ use std::sync::Mutex;
 /// Target prefix that marks a record as upstream's DEPRECATED level (35,
 /// between WARNING and ERROR); see [`deprecated`].
 const DEPRECATED_TARGET: &str = "DEPRECATED:";
+
+/// Crate names of this project: the libraries are `ci_*`; the binaries
+/// (`cloud-init`, `cloud-id`, `cloud-init-per`, `cloud-init-generator`)
+/// log under their own crate names.
+fn is_own_crate(krate: &str) -> bool {
+    krate.starts_with("ci_") || krate == "cloud_id" || krate.starts_with("cloud_init")
+}
+
+/// Whether a record is ours: a module path in one of our crates, or a
+/// label we set ourselves (`handlers.py`, `DEPRECATED:schema.py`, ...).
+fn is_own_target(target: &str) -> bool {
+    let target = target.strip_prefix(DEPRECATED_TARGET).unwrap_or(target);
+    if target.ends_with(".py") || target == "deprecated" {
+        return true;
+    }
+    is_own_crate(target.split("::").next().unwrap_or(target))
+}
+
+/// Whether a record reaches the log file, the console and the capture:
+/// ours at DEBUG and above (upstream's file handler; TRACE is not logged),
+/// a dependency's at WARNING and above only.
+pub fn accepts(target: &str, level: Level) -> bool {
+    if is_own_target(target) {
+        level <= Level::Debug
+    } else {
+        level <= Level::Warn
+    }
+}
 
 static CAPTURE: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 static STDERR_ON: AtomicBool = AtomicBool::new(false);
@@ -57,11 +92,19 @@ impl CiLogger {
         self
     }
 
+    /// Another handle on the open log file (to change its owner once the
+    /// logger is installed; see [`perms::apply`]).
+    pub fn file_handle(&self) -> Option<File> {
+        let f = self.file.lock().ok()?;
+        f.as_ref()?.try_clone().ok()
+    }
+
     /// Make this the `log` crate's logger (once per process).
     pub fn install(self) -> Result<(), log::SetLoggerError> {
         STDERR_ON.store(self.stderr, Ordering::Relaxed);
         log::set_boxed_logger(Box::new(self))?;
-        log::set_max_level(LevelFilter::Trace);
+        // Nothing at TRACE is kept, so the records are not even formatted.
+        log::set_max_level(LevelFilter::Debug);
         Ok(())
     }
 }
@@ -69,6 +112,17 @@ impl CiLogger {
 fn open_log(p: &Path) -> std::io::Result<File> {
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent)?;
+    }
+    // The caller resolved the path inside the root; a link found here now
+    // would be followed on this machine.
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{}: is a symbolic link; not logging through it",
+                p.display()
+            ),
+        ));
     }
     let f = OpenOptions::new()
         .append(true)
@@ -110,11 +164,14 @@ pub fn format_line(epoch: f64, file: &str, level: &str, msg: &str) -> String {
 }
 
 impl Log for CiLogger {
-    fn enabled(&self, _m: &Metadata) -> bool {
-        true
+    fn enabled(&self, m: &Metadata) -> bool {
+        accepts(m.target(), m.level())
     }
 
     fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
         let (level, target) = match record.target().strip_prefix(DEPRECATED_TARGET) {
             Some(t) => ("DEPRECATED", t),
             None => (level_name(record.level()), record.target()),
@@ -306,6 +363,71 @@ mod tests {
             banner("25.1.4", "modules:config", 1_748_772_004.0, "7.20"),
             "Cloud-init v. 25.1.4 running 'modules:config' at Sun, 01 Jun 2025 10:00:04 +0000. Up 7.20 seconds."
         );
+    }
+
+    fn record_to(logger: &CiLogger, target: &str, level: Level, msg: &str) {
+        logger.log(
+            &Record::builder()
+                .level(level)
+                .target(target)
+                .args(format_args!("{msg}"))
+                .build(),
+        );
+    }
+
+    #[test]
+    fn dependencies_below_warning_never_reach_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("cloud-init.log");
+        let logger = CiLogger::new(Some(&path), false)
+            .unwrap()
+            .with_clock(Box::new(|| 1_748_772_001.0));
+        for (target, level, msg) in [
+            ("ureq_proto::util", Level::Trace, "dep-trace PW-Secret"),
+            (
+                "ureq::unversioned::transport::tcp",
+                Level::Debug,
+                "dep-debug",
+            ),
+            ("ureq_proto::client", Level::Info, "dep-info"),
+            ("rustls::conn", Level::Warn, "dep-warn"),
+            ("ureq::run", Level::Error, "dep-error"),
+            ("ci_sources::ec2::client", Level::Debug, "ours-debug"),
+            ("ci_sources::ec2::client", Level::Trace, "ours-trace"),
+            ("cloud_init", Level::Debug, "bin-debug"),
+            ("handlers.py", Level::Debug, "label-debug"),
+            ("DEPRECATED:schema.py", Level::Warn, "deprecated-label"),
+        ] {
+            record_to(&logger, target, level, msg);
+        }
+        logger.flush();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = text
+            .lines()
+            .map(|l| l.rsplit(": ").next().unwrap_or(l))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "dep-warn",
+                "dep-error",
+                "ours-debug",
+                "bin-debug",
+                "label-debug",
+                "deprecated-label"
+            ],
+            "{text}"
+        );
+        assert!(text.contains("conn.py[WARNING]: dep-warn"), "{text}");
+        assert!(!accepts("ci_info", Level::Trace));
+        assert!(accepts("cloud_init_per", Level::Debug));
+        assert!(!accepts("cloudy::x", Level::Info));
+        assert!(!logger.enabled(
+            &Metadata::builder()
+                .target("ureq_proto::util")
+                .level(Level::Debug)
+                .build()
+        ));
     }
 
     #[test]
