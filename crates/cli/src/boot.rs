@@ -26,6 +26,8 @@ pub struct Boot {
     pub host: Host,
     pub files: Vec<PathBuf>,
     pub force: bool,
+    /// The open log file, for `syslog_fix_perms` in the init stages.
+    pub log_file: Option<std::fs::File>,
 }
 
 /// A datasource restored or found in this stage, with how it was obtained.
@@ -70,13 +72,21 @@ impl Boot {
             &clog::uptime_text(&self.host),
             ci_state::timefmt::now_epoch(),
         );
-        let mut status = match status_file::stage_start(&self.host, &paths, stage, uptime) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                log::warn!("Failed to write status.json: {e}");
-                None
-            }
-        };
+        // After the banner, as upstream: a failure is logged in this stage
+        // and reaches its recoverable errors.
+        if let (Stage::InitLocal | Stage::Init, Some(f)) = (stage, &self.log_file) {
+            crate::cmds::fix_log_perms(&self.host, &cfg, f);
+        }
+        // `running` is held until after the finish is written: while it is
+        // held, `status` and the next stage know this process runs the stage.
+        let (mut status, running) =
+            match status_file::stage_begin(&self.host, &paths, stage, uptime) {
+                Ok((s, lock)) => (Some(s), lock),
+                Err(e) => {
+                    log::warn!("Failed to write status.json: {e}");
+                    (None, None)
+                }
+            };
         clog::event_start(event, event_desc);
         let mut errors = Vec::new();
         let datasource = body(&mut errors);
@@ -103,6 +113,8 @@ impl Boot {
                 self.host.uptime(),
             ) {
                 log::warn!("Failed to write status.json: {e}");
+            } else if let Some(lock) = running {
+                lock.finished();
             }
         }
         code

@@ -11,6 +11,7 @@ pub mod log;
 pub mod pyjson;
 pub mod query;
 pub mod sem;
+pub mod stage_lock;
 pub mod status;
 pub mod status_file;
 pub mod timefmt;

@@ -4,6 +4,7 @@
 
 use crate::paths::Paths;
 use crate::pyjson;
+use crate::status_file::{self, Stage, StatusFile};
 use crate::timefmt;
 use ci_host::{Cmd, Host};
 use ci_pyval::truthy;
@@ -313,6 +314,7 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|d| d.get("v1").and_then(Value::as_object).cloned())
         .unwrap_or_default();
+    mark_dead_stages(host, paths, &mut v1);
 
     let datasource = match v1.get("datasource") {
         Some(Value::String(s)) if !s.is_empty() => {
@@ -392,6 +394,15 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
             errors.push(SYSTEMD_FAILURE.into());
         }
     }
+    // A stage died and none runs now: say so rather than "running", which
+    // nothing would ever end (`--wait` returns). A later stage that starts
+    // makes it "running" again until it ends.
+    if running == RunningStatus::Running
+        && errors.iter().any(|e| status_file::is_unfinished_error(e))
+        && !any_unfinished(&v1)
+    {
+        running = RunningStatus::Done;
+    }
     v1.remove("datasource");
     let schema_findings = host
         .read_to_string(paths.run_file(SCHEMA_FINDINGS_FILE))
@@ -411,6 +422,48 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         stderr,
         schema_findings,
     }
+}
+
+/// In the `v1` read from status.json, record as failed the stages whose
+/// process ended before they finished (as the next stage will persist
+/// them; see [`status_file::record_dead_stages`]). `status` itself does
+/// not write: it may run unprivileged and beside a stage.
+fn mark_dead_stages(host: &Host, paths: &Paths, v1: &mut Map<String, Value>) {
+    let Some(file) = StatusFile::from_json(&json!({ "v1": v1 }).to_string()) else {
+        return;
+    };
+    let dead = status_file::dead_stages(host, paths, &file);
+    if dead.is_empty() {
+        return;
+    }
+    let now = host.uptime();
+    for (stage, pid) in dead {
+        if let Some(Value::Object(st)) = v1.get_mut(stage.key()) {
+            let msg = json!(status_file::unfinished_error(stage, pid));
+            match st.get_mut("errors") {
+                Some(Value::Array(list)) => list.push(msg),
+                _ => {
+                    st.insert("errors".into(), json!([msg]));
+                }
+            }
+            st.insert("finished".into(), json!(now));
+        }
+        if v1.get("stage").and_then(Value::as_str) == Some(stage.key()) {
+            v1.insert("stage".into(), Value::Null);
+        }
+    }
+}
+
+/// Whether some stage in `v1` has a start and no finish.
+fn any_unfinished(v1: &Map<String, Value>) -> bool {
+    Stage::ALL.iter().any(|s| {
+        v1.get(s.key())
+            .and_then(Value::as_object)
+            .is_some_and(|st| {
+                let time = |k: &str| st.get(k).and_then(Value::as_f64);
+                status_file::unfinished(time("start"), time("finished"))
+            })
+    })
 }
 
 /// `translate_status`: (status, extended_status).
@@ -587,5 +640,148 @@ pub fn run_status(
         stderr,
         exit_code: exit_code(&details),
         details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status_file::{stage_begin, stage_finish, StageOutcome};
+
+    struct NoSystemd;
+
+    impl Systemd for NoSystemd {
+        fn show_environment(&self) -> Option<String> {
+            None
+        }
+        fn show_unit(&self, _unit: &str) -> Result<String, String> {
+            Err("no systemd".into())
+        }
+    }
+
+    fn env() -> StatusEnv<'static> {
+        StatusEnv {
+            uses_systemd: false,
+            cmdline: String::new(),
+            env_kernel_cmdline: None,
+            systemd: &NoSystemd,
+        }
+    }
+
+    fn json_of(h: &Host, p: &Paths) -> (Value, i32) {
+        let d = status_details(h, p, &env());
+        let v: Value = serde_json::from_str(&render(&d, Format::Json, false)).unwrap();
+        (v, exit_code(&d))
+    }
+
+    /// init-local done, then the network stage started and its process died.
+    fn dead_network_stage() -> (tempfile::TempDir, Host, Paths) {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let p = Paths::default();
+        let (mut st, _local) = stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap();
+        stage_finish(
+            &h,
+            &p,
+            &mut st,
+            Stage::InitLocal,
+            StageOutcome::default(),
+            2.0,
+        )
+        .unwrap();
+        drop(stage_begin(&h, &p, Stage::Init, 3.0).unwrap());
+        (d, h, p)
+    }
+
+    #[test]
+    fn a_dead_stage_is_an_error_not_running() {
+        let (_d, h, p) = dead_network_stage();
+        let (v, code) = json_of(&h, &p);
+        assert_eq!(code, 1);
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["extended_status"], "error - done");
+        let errors = v["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Stage init (Network Stage) did not finish: its process (pid "));
+        assert_eq!(v["init"]["errors"], v["errors"]);
+        assert_eq!(v["stage"], Value::Null);
+        // `status` reports; it does not write.
+        let disk = h.read_to_string("/run/cloud-init/status.json").unwrap();
+        assert!(!disk.contains("did not finish"));
+        assert!(disk.contains("\"stage\": \"init\""));
+    }
+
+    #[test]
+    fn while_a_later_stage_runs_it_is_error_running() {
+        let (_d, h, p) = dead_network_stage();
+        let (_st, _config) = stage_begin(&h, &p, Stage::ModulesConfig, 4.0).unwrap();
+        let (v, code) = json_of(&h, &p);
+        assert_eq!(code, 1);
+        assert_eq!(v["extended_status"], "error - running");
+        assert_eq!(v["stage"], "modules-config");
+        // The error is the one modules-config persisted, not a second one.
+        assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_live_stage_is_running() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let p = Paths::default();
+        let (_st, _local) = stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap();
+        let (v, code) = json_of(&h, &p);
+        assert_eq!((v["extended_status"].as_str(), code), (Some("running"), 0));
+    }
+
+    struct FailedUnit;
+
+    impl Systemd for FailedUnit {
+        fn show_environment(&self) -> Option<String> {
+            Some(String::new())
+        }
+        fn show_unit(&self, _unit: &str) -> Result<String, String> {
+            Ok("ActiveState=failed\nUnitFileState=enabled\nSubState=failed\nMainPID=0".into())
+        }
+    }
+
+    #[test]
+    fn on_systemd_the_unit_failure_is_reported_too() {
+        let (_d, h, p) = dead_network_stage();
+        let env = StatusEnv {
+            uses_systemd: true,
+            cmdline: "cloud-init=enabled".into(),
+            env_kernel_cmdline: None,
+            systemd: &FailedUnit,
+        };
+        let d = status_details(&h, &p, &env);
+        assert_eq!(d.running, RunningStatus::Done);
+        assert_eq!(d.description, "Failed due to systemd unit failure");
+        assert_eq!(d.errors.len(), 2);
+        assert!(status_file::is_unfinished_error(&d.errors[0]));
+        assert_eq!(d.errors[1], SYSTEMD_FAILURE);
+    }
+
+    #[test]
+    fn wait_ends_on_a_dead_stage() {
+        let (_d, h, p) = dead_network_stage();
+        let mut sleeps = 0;
+        let out = run_status(
+            &h,
+            &p,
+            &env(),
+            StatusArgs {
+                format: Format::Tabular,
+                long: false,
+                wait: true,
+            },
+            &mut || sleeps += 1,
+            &mut |_| {},
+        );
+        assert_eq!(sleeps, 0);
+        assert_eq!(out.stdout, "status: error\n");
+        assert_eq!(out.exit_code, 1);
     }
 }

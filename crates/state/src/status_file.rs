@@ -5,6 +5,7 @@
 
 use crate::paths::Paths;
 use crate::pyjson;
+use crate::stage_lock::{self, StageLock};
 use ci_host::{Host, WriteOpts};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -259,13 +260,53 @@ fn link_into_run(
 /// `stage` and the start time (uptime seconds), writes status.json and the
 /// `/run/cloud-init/status.json` link. Warns as upstream when the stage has a
 /// start but no finish (it was restarted).
+///
+/// This does not take the stage lock: a stage process should call
+/// [`stage_begin`], which does, so that its death can be told.
 pub fn stage_start(
     host: &Host,
     paths: &Paths,
     stage: Stage,
     uptime: f64,
 ) -> Result<StatusFile, StatusFileError> {
+    start_with(host, paths, stage, uptime, false).map(|(status, _)| status)
+}
+
+/// [`stage_start`] for the stage process itself: first records as failed
+/// every stage whose process ended before it finished (see
+/// [`crate::stage_lock`]), then holds this stage's lock, which must be kept
+/// until after [`stage_finish`].
+pub fn stage_begin(
+    host: &Host,
+    paths: &Paths,
+    stage: Stage,
+    uptime: f64,
+) -> Result<(StatusFile, Option<StageLock>), StatusFileError> {
+    start_with(host, paths, stage, uptime, true)
+}
+
+fn start_with(
+    host: &Host,
+    paths: &Paths,
+    stage: Stage,
+    uptime: f64,
+    track: bool,
+) -> Result<(StatusFile, Option<StageLock>), StatusFileError> {
     let mut status = if stage == Stage::InitLocal {
+        // A killed init-local restarted in the same boot (its lock file in
+        // /run is still there) keeps the news across the fresh start.
+        let died: Vec<String> = match StatusFile::load(host, paths) {
+            Some(old) if track => dead_stages(host, paths, &old)
+                .into_iter()
+                .filter(|(s, _)| *s == Stage::InitLocal)
+                .map(|(s, pid)| {
+                    let msg = unfinished_error(s, pid);
+                    log::error!("{msg}");
+                    msg
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         for p in [
             paths.run_file("status.json"),
             paths.run_file("result.json"),
@@ -275,14 +316,31 @@ pub fn stage_start(
             // A leftover we cannot delete is overwritten below anyway.
             let _ = host.remove_file(&p);
         }
-        StatusFile::initial()
+        let mut fresh = StatusFile::initial();
+        fresh.stages.entry(stage).or_default().errors = died;
+        fresh
     } else {
-        StatusFile::load(host, paths).unwrap_or_else(StatusFile::initial)
+        let mut status = StatusFile::load(host, paths).unwrap_or_else(StatusFile::initial);
+        if track && record_dead_stages(host, paths, &mut status, uptime).contains(&stage) {
+            // This stage is being run again after its process died: keep
+            // the error, but the run starting now has not finished.
+            if let Some(entry) = status.stages.get_mut(&stage) {
+                entry.finished = None;
+            }
+        }
+        status
     };
     let _ = host.create_dir_all(&paths.run_dir, 0o755);
+    // Locked before the start is written: a start without a lock file is
+    // one `status` cannot judge, never one it takes for dead.
+    let lock = if track {
+        stage_lock::acquire(host, paths, stage)
+    } else {
+        None
+    };
     status.stage = Some(stage.key().to_string());
     let entry = status.stages.entry(stage).or_default();
-    if entry.start.is_some_and(|s| s != 0.0) && entry.finished.is_none_or(|f| f == 0.0) {
+    if unfinished(entry.start, entry.finished) {
         log::warn!(
             "Unexpected start time found for {}. Was this stage restarted?",
             stage.display_name()
@@ -291,7 +349,79 @@ pub fn stage_start(
     entry.start = Some(uptime);
     status.write(host, paths)?;
     link_into_run(host, paths, &status_path(paths), "status.json")?;
-    Ok(status)
+    Ok((status, lock))
+}
+
+/// A stage that started and has not finished (upstream's "running" test;
+/// a zero time counts as unset).
+pub fn unfinished(start: Option<f64>, finished: Option<f64>) -> bool {
+    start.is_some_and(|s| s != 0.0) && finished.is_none_or(|f| f == 0.0)
+}
+
+/// The error recorded for a stage whose process ended before it finished.
+pub fn unfinished_error(stage: Stage, pid: Option<u32>) -> String {
+    let process = match pid {
+        Some(pid) => format!("its process (pid {pid})"),
+        None => "its process".to_string(),
+    };
+    format!(
+        "Stage {} ({}) did not finish: {process} ended before the stage completed \
+         (killed or aborted); see /var/log/cloud-init.log",
+        stage.key(),
+        stage.display_name()
+    )
+}
+
+/// True for messages made by [`unfinished_error`].
+pub fn is_unfinished_error(msg: &str) -> bool {
+    msg.starts_with("Stage ") && msg.contains(") did not finish: ")
+}
+
+/// Stages of `status` that started, did not finish and whose process is
+/// gone, with the PID it had.
+pub fn dead_stages(host: &Host, paths: &Paths, status: &StatusFile) -> Vec<(Stage, Option<u32>)> {
+    status
+        .stages
+        .iter()
+        .filter(|(_, st)| unfinished(st.start, st.finished))
+        .filter_map(|(&stage, st)| {
+            let start = st.start;
+            // Re-read under the probe's lock: the stage may have finished
+            // since `status` was read.
+            let again = || {
+                StatusFile::load(host, paths)
+                    .and_then(|now| now.stages.get(&stage).cloned())
+                    .is_some_and(|now| now.start == start && unfinished(now.start, now.finished))
+            };
+            match stage_lock::probe(host, paths, stage, again) {
+                stage_lock::Owner::Gone { pid } => Some((stage, pid)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Mark every dead stage of `status` (see [`dead_stages`]) finished at
+/// `uptime` with an [`unfinished_error`], in memory. Returns the stages
+/// marked.
+pub fn record_dead_stages(
+    host: &Host,
+    paths: &Paths,
+    status: &mut StatusFile,
+    uptime: f64,
+) -> Vec<Stage> {
+    let dead = dead_stages(host, paths, status);
+    for (stage, pid) in &dead {
+        let msg = unfinished_error(*stage, *pid);
+        log::error!("{msg}");
+        let entry = status.stages.entry(*stage).or_default();
+        entry.errors.push(msg);
+        entry.finished = Some(uptime);
+        if status.stage.as_deref() == Some(stage.key()) {
+            status.stage = None;
+        }
+    }
+    dead.into_iter().map(|(s, _)| s).collect()
 }
 
 /// What a stage produced, for [`stage_finish`].
@@ -444,5 +574,102 @@ mod tests {
         );
         assert!(text.contains("\"stage\": null\n"));
         assert!(text.contains("\"finished\": 10.0,"));
+    }
+
+    fn sandbox() -> (tempfile::TempDir, Host, Paths) {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        (d, h, Paths::default())
+    }
+
+    fn on_disk(h: &Host) -> StatusFile {
+        StatusFile::from_json(&h.read_to_string("/run/cloud-init/status.json").unwrap()).unwrap()
+    }
+
+    fn finish(h: &Host, p: &Paths, st: &mut StatusFile, stage: Stage, at: f64) {
+        stage_finish(h, p, st, stage, StageOutcome::default(), at).unwrap();
+    }
+
+    #[test]
+    fn next_stage_records_a_stage_whose_process_died() {
+        let (_d, h, p) = sandbox();
+        let (mut st, local) = stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap();
+        finish(&h, &p, &mut st, Stage::InitLocal, 2.0);
+        drop(local);
+        // The network stage starts and "dies": its lock goes, no finish.
+        let (_, init) = stage_begin(&h, &p, Stage::Init, 3.0).unwrap();
+        assert!(init.is_some());
+        // While it lives, the next stage leaves it alone.
+        let (_, config) = stage_begin(&h, &p, Stage::ModulesConfig, 4.0).unwrap();
+        assert!(on_disk(&h).stages[&Stage::Init].errors.is_empty());
+        drop(init);
+        let (mut st, _final) = stage_begin(&h, &p, Stage::ModulesFinal, 5.0).unwrap();
+        let rec = &on_disk(&h).stages[&Stage::Init];
+        assert_eq!(rec.finished, Some(5.0));
+        assert_eq!(
+            rec.errors,
+            vec![unfinished_error(Stage::Init, Some(std::process::id()))]
+        );
+        assert!(rec.errors[0]
+            .starts_with("Stage init (Network Stage) did not finish: its process (pid "));
+        assert!(is_unfinished_error(&rec.errors[0]));
+        // modules-config still holds its lock: running, not dead.
+        assert_eq!(on_disk(&h).stages[&Stage::ModulesConfig].finished, None);
+        drop(config);
+        finish(&h, &p, &mut st, Stage::ModulesFinal, 6.0);
+        // result.json carries it, so `status` says error once all is done.
+        let result = h.read_to_string("/run/cloud-init/result.json").unwrap();
+        assert!(
+            result.contains("Stage init (Network Stage) did not finish"),
+            "{result}"
+        );
+    }
+
+    #[test]
+    fn finished_and_untracked_stages_are_never_taken_for_dead() {
+        let (_d, h, p) = sandbox();
+        let (mut st, local) = stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap();
+        finish(&h, &p, &mut st, Stage::InitLocal, 2.0);
+        drop(local);
+        // Started by something that takes no lock (an older build): unknown.
+        stage_start(&h, &p, Stage::Init, 3.0).unwrap();
+        let (st, _cfg) = stage_begin(&h, &p, Stage::ModulesConfig, 4.0).unwrap();
+        assert!(st.all_errors().is_empty());
+        assert_eq!(st.stages[&Stage::Init].finished, None);
+        assert_eq!(st.stages[&Stage::InitLocal].finished, Some(2.0));
+    }
+
+    #[test]
+    fn rerun_of_a_dead_stage_keeps_the_error_and_is_running() {
+        let (_d, h, p) = sandbox();
+        drop(stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap());
+        drop(stage_begin(&h, &p, Stage::ModulesConfig, 2.0).unwrap());
+        let (mut st, again) = stage_begin(&h, &p, Stage::ModulesConfig, 3.0).unwrap();
+        assert!(again.is_some());
+        let rec = &on_disk(&h).stages[&Stage::ModulesConfig];
+        assert_eq!(rec.start, Some(3.0));
+        assert_eq!(rec.finished, None);
+        assert_eq!(rec.errors.len(), 1);
+        assert!(rec.errors[0].starts_with("Stage modules-config (Config Stage) did not finish"));
+        // init-local died too, and was recorded as such.
+        assert!(is_unfinished_error(
+            &on_disk(&h).stages[&Stage::InitLocal].errors[0]
+        ));
+        finish(&h, &p, &mut st, Stage::ModulesConfig, 4.0);
+        assert_eq!(on_disk(&h).stages[&Stage::ModulesConfig].errors.len(), 1);
+    }
+
+    #[test]
+    fn killed_init_local_rerun_keeps_the_news_but_a_new_boot_does_not() {
+        let (_d, h, p) = sandbox();
+        drop(stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap());
+        let (mut st, lock) = stage_begin(&h, &p, Stage::InitLocal, 2.0).unwrap();
+        let errs = &on_disk(&h).stages[&Stage::InitLocal].errors;
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("Stage init-local (Local Stage) did not finish"));
+        finish(&h, &p, &mut st, Stage::InitLocal, 3.0);
+        drop(lock);
+        let (st, _lock) = stage_begin(&h, &p, Stage::InitLocal, 4.0).unwrap();
+        assert!(st.all_errors().is_empty());
     }
 }
