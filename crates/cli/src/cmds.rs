@@ -377,7 +377,7 @@ fn devel_render(
 ) -> i32 {
     let idata_path = idata
         .map(PathBuf::from)
-        .unwrap_or_else(|| host.path(paths.run_file("instance-data-sensitive.json")));
+        .unwrap_or_else(|| host.resolve(paths.run_file("instance-data-sensitive.json")));
     let Ok(itext) = std::fs::read_to_string(&idata_path) else {
         eprintln!("Missing instance-data.json file: {}", idata_path.display());
         return 1;

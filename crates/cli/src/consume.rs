@@ -195,7 +195,7 @@ fn validate_network_config(host: &Host, netcfg: &Value) {
     if v2
         && ["/usr/sbin/netplan", "/sbin/netplan"]
             .iter()
-            .any(|p| host.path(p).is_file())
+            .any(|p| host.resolve(p).is_file())
     {
         return;
     }

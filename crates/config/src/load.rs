@@ -268,7 +268,7 @@ impl Loader<'_, '_> {
         let mut cfgs = Vec::new();
         for n in names {
             let target = join(dir, &n);
-            if self.host.path(&target).is_file() {
+            if self.host.resolve(&target).is_file() {
                 cfgs.push(self.target_file(&target, idata));
             }
         }

@@ -79,7 +79,7 @@ impl Distro {
     pub fn which(&self, host: &Host, prog: &str) -> bool {
         let in_target = PATH_DIRS
             .iter()
-            .any(|d| host.path(format!("{d}/{prog}")).is_file());
+            .any(|d| host.resolve(format!("{d}/{prog}")).is_file());
         in_target
             || (host.is_sandbox()
                 && PATH_DIRS

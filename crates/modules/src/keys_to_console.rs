@@ -112,7 +112,7 @@ pub fn render(
         .into_iter()
         .filter(|n| n.starts_with("ssh_host_") && n.ends_with("key.pub"))
         .map(|n| format!("/etc/ssh/{n}"))
-        .filter(|p| host.path(p).is_file())
+        .filter(|p| host.resolve(p).is_file())
         .filter_map(|p| host.read_to_string(&p).ok().map(|c| (p, c)))
         .collect();
     let ktype = |c: &str| {

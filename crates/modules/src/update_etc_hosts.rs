@@ -84,7 +84,7 @@ fn render_hosts(
     let mut vars = Map::new();
     vars.insert("hostname".into(), Value::String(hostname.into()));
     vars.insert("fqdn".into(), Value::String(fqdn.into()));
-    if ctx.host.path(&tpl).is_file() {
+    if ctx.host.resolve(&tpl).is_file() {
         let text = ctx.host.read_to_string(&tpl)?;
         return render_string(&text, &vars)
             .map_err(|e| ModuleError::new(format!("Failed to render {}: {e}", tpl.display())));

@@ -49,7 +49,7 @@ impl Activator {
             Activator::Netplan => available(host, "netplan", ""),
             Activator::NetworkManager => available(host, "network-manager", ""),
             Activator::Networkd => available(host, "networkd", ""),
-            Activator::IfConfig => host.path("/sbin/ifconfig").is_file(),
+            Activator::IfConfig => host.resolve("/sbin/ifconfig").is_file(),
         }
     }
 
@@ -110,14 +110,14 @@ fn has_unit(host: &Host, unit: &str) -> bool {
         "/etc/systemd/system",
     ]
     .iter()
-    .any(|d| host.path(format!("{d}/{unit}")).exists())
+    .any(|d| host.resolve(format!("{d}/{unit}")).exists())
 }
 
 /// NetworkManager: load the connection file cloud-init wrote, then bring
 /// it up; if loading fails, reload all and bring the device up by name.
 fn nm_up(host: &Host, device: &str) -> bool {
     let file = format!("/etc/NetworkManager/system-connections/cloud-init-{device}.nmconnection");
-    if !host.path(&file).is_file() {
+    if !host.resolve(&file).is_file() {
         log::warn!("Unable to find an interface config file. Unable to bring up interface.");
         return false;
     }

@@ -155,7 +155,7 @@ impl Parser {
                                     }) && !n.is_empty()
                                 })
                                 .map(|n| format!("{}/{n}", path.trim_end_matches('/')))
-                                .filter(|p| host.path(p).is_file())
+                                .filter(|p| host.resolve(p).is_file())
                                 .collect();
                             entries.sort();
                             for entry in entries {

@@ -37,7 +37,7 @@ const SYSCONFIG_VARIANTS: &[&str] = &[
 ];
 
 fn is_exe(host: &Host, path: &str) -> bool {
-    std::fs::metadata(host.path(path))
+    std::fs::metadata(host.resolve(path))
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
 }
@@ -64,7 +64,7 @@ pub fn available(host: &Host, renderer: &str, variant: &str) -> bool {
             ["ifquery", "ifup", "ifdown"]
                 .iter()
                 .all(|p| which_in(host, p, &["/sbin", "/usr/sbin"]))
-                && host.path("/etc/network/interfaces").is_file()
+                && host.resolve("/etc/network/interfaces").is_file()
         }
         "netplan" => which_in(host, "netplan", &["/usr/sbin", "/sbin"]),
         "networkd" => ["ip", "systemctl"]
@@ -97,7 +97,7 @@ pub fn available(host: &Host, renderer: &str, variant: &str) -> bool {
                     "/etc/sysconfig/config",
                 ]
                 .iter()
-                .any(|p| host.path(p).is_file());
+                .any(|p| host.resolve(p).is_file());
             scripts || nm_ifcfg_rh(host)
         }
         "freebsd" => matches!(variant, "freebsd" | "dragonfly"),
@@ -115,7 +115,7 @@ fn nm_ifcfg_rh(host: &Host) -> bool {
         .any(|lib| {
             let nm = format!("/usr/{lib}/NetworkManager");
             host.list_dir(&nm).iter().any(|v| {
-                host.path(format!("{nm}/{v}/libnm-settings-plugin-ifcfg-rh.so"))
+                host.resolve(format!("{nm}/{v}/libnm-settings-plugin-ifcfg-rh.so"))
                     .is_file()
             })
         })

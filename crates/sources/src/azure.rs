@@ -596,7 +596,7 @@ impl Azure {
                     }
                 }
             } else {
-                load_ovf_file(&ctx.host.path(format!("{src}/ovf-env.xml"))).map(|d| (d, false))
+                load_ovf_file(&ctx.host.resolve(format!("{src}/ovf-env.xml"))).map(|d| (d, false))
             };
             match result {
                 Ok((data, is_dev)) => {
@@ -622,7 +622,7 @@ impl Azure {
         let ovf_type = cfg.get("PreprovisionedVMType").and_then(Value::as_str);
         let is = |t: PpsType| ovf_type == Some(t.as_str()) || imds_pps == Some(t.as_str());
         let marker = format!("{}/data/reported_ready", ctx.cloud_dir());
-        let t = if ctx.host.path(&marker).is_file() {
+        let t = if ctx.host.resolve(&marker).is_file() {
             PpsType::Unknown
         } else if is(PpsType::Savable) {
             PpsType::Savable

@@ -13,7 +13,9 @@ use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, Dsmode};
 use crate::devices::{with_mounted, BlockDevices};
 use crate::error::SourceError;
-use crate::openstack::reader::{read_config_drive, vendordata_blobs, Crawled, OsError};
+use crate::openstack::reader::{
+    read_config_drive, read_config_drive_in, vendordata_blobs, Crawled, OsError,
+};
 use crate::openstack::{convert_network, matches_system_uuid, public_keys};
 use ci_host::{Host, WriteOpts};
 use serde_json::{json, Map, Value};
@@ -98,10 +100,10 @@ impl ConfigDrive {
         let host = ctx.host;
         let seed = format!("{}/config_drive", ctx.seed_dir());
         for sdir in [seed.as_str(), "/config-drive"] {
-            if !host.path(sdir).is_dir() {
+            if !host.is_dir(sdir) {
                 continue;
             }
-            match read_config_drive(&host.path(sdir), sdir) {
+            match read_config_drive_in(host, sdir) {
                 Ok(r) => return Ok(Some((sdir.to_string(), r))),
                 Err(OsError::NonReadable(e)) => {
                     log::warn!("Failed reading config drive from {sdir}");

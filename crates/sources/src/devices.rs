@@ -160,7 +160,7 @@ pub(crate) fn with_mounted<T>(
 ) -> Result<T, MountError> {
     let real = canonical_device(host, dev);
     if let Some(mp) = mounts(host).get(&real) {
-        return Ok(f(&host.path(mp)));
+        return Ok(f(&host.resolve(mp)));
     }
     let tmp = make_mount_dir(host)?;
     let tmp_s = tmp.display().to_string();
@@ -187,12 +187,9 @@ pub(crate) fn with_mounted<T>(
 
 /// `os.path.realpath(dev)` within the root, as a target path.
 fn canonical_device(host: &Host, dev: &str) -> String {
-    let Ok(real) = std::fs::canonicalize(host.path(dev)) else {
-        return dev.to_string();
-    };
-    match real.strip_prefix(host.root()) {
-        Ok(rel) => format!("/{}", rel.display()),
-        Err(_) => dev.to_string(),
+    match host.canonical(dev) {
+        Ok(real) if host.resolve(&real).exists() => real.display().to_string(),
+        _ => dev.to_string(),
     }
 }
 

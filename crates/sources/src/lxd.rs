@@ -121,7 +121,7 @@ impl Lxd {
         route: &str,
         raise: bool,
     ) -> Result<(u16, Vec<u8>), SourceError> {
-        let sock = host.path(&self.socket);
+        let sock = host.resolve(&self.socket);
         let url = format!("http://lxd{route}");
         let mut left = RETRIES_ON_500;
         let (code, body) = loop {

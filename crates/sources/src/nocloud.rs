@@ -14,7 +14,7 @@ use crate::deprecate::deprecate;
 use crate::devices::{with_mounted, BlockDevices};
 use crate::error::SourceError;
 use crate::merge::merge_into;
-use crate::seed::{read_seed_dir, read_seeded};
+use crate::seed::{read_seed_dir, read_seed_dir_in, read_seeded};
 use crate::url::UrlReader;
 use crate::yamlblob::load_dict;
 use crate::Value;
@@ -302,7 +302,7 @@ impl Datasource for NoCloud {
         }
 
         for dir in &self.seed_dirs {
-            if let Some(files) = read_seed_dir(&host.path(dir), REQUIRED, OPTIONAL)? {
+            if let Some(files) = read_seed_dir_in(host, dir, REQUIRED, OPTIONAL)? {
                 log::debug!("Using seeded data from {dir}");
                 data.merge_files(&files, dir);
                 found.push(dir.clone());
@@ -565,7 +565,7 @@ fn quick_read_instance_id(ctx: &SourceContext, dirs: &[String]) -> Option<Value>
         return Some(iid);
     }
     for dir in dirs {
-        let Ok(Some(files)) = read_seed_dir(&ctx.host.path(dir), &["meta-data"], &[]) else {
+        let Ok(Some(files)) = read_seed_dir_in(ctx.host, dir, &["meta-data"], &[]) else {
             continue;
         };
         let md = files

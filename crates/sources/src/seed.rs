@@ -11,28 +11,42 @@ use std::path::Path;
 
 /// Upstream's `pathprefix2dict`: read `dir/<name>` for every required and
 /// optional name. `Ok(None)` when a required file is missing; optional
-/// missing files are simply absent from the map.
+/// missing files are simply absent from the map. `dir` is a directory on
+/// this machine (a mounted seed disk): links in it resolve inside it, so a
+/// disk cannot make us read this machine's files.
 pub fn read_seed_dir(
     dir: &Path,
     required: &[&str],
     optional: &[&str],
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, SourceError> {
+    read_seed_dir_in(&Host::new(dir), "/", required, optional)
+}
+
+/// [`read_seed_dir`] for a directory of the target (`/var/lib/cloud/seed/nocloud`):
+/// every file resolves inside the target's root, links included.
+pub fn read_seed_dir_in(
+    host: &Host,
+    dir: &str,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, SourceError> {
     let mut files = BTreeMap::new();
     let mut missing = Vec::new();
+    let base = dir.trim_end_matches('/');
     for name in required.iter().chain(optional) {
-        let path = dir.join(name);
-        match std::fs::read(&path) {
-            Ok(data) => {
+        let target = format!("{base}/{name}");
+        match host.read_optional(&target) {
+            Ok(Some(data)) => {
                 files.insert((*name).to_string(), data);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None) => {
                 if required.contains(name) {
                     missing.push(*name);
                 }
             }
             Err(e) => {
                 return Err(SourceError::Read {
-                    path: path.display().to_string(),
+                    path: host.path(&target).display().to_string(),
                     message: e.to_string(),
                 })
             }
@@ -41,7 +55,7 @@ pub fn read_seed_dir(
     if !missing.is_empty() {
         log::debug!(
             "{}: Missing required files: {}",
-            dir.display(),
+            host.path(dir).display(),
             missing.join(",")
         );
         return Ok(None);
@@ -144,5 +158,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(m.keys().collect::<Vec<_>>(), vec!["meta-data", "user-data"]);
+    }
+
+    #[test]
+    fn seed_files_resolve_links_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, b"host-secret: 1").unwrap();
+        let host = Host::new(root.path());
+        let seed = "/var/lib/cloud/seed/nocloud";
+        std::fs::create_dir_all(host.path(seed)).unwrap();
+        // An absolute link to this machine's file, as a hostile image would ship it.
+        std::os::unix::fs::symlink(&secret, host.path(format!("{seed}/meta-data"))).unwrap();
+        assert!(read_seed_dir_in(&host, seed, &["meta-data"], &[])
+            .unwrap()
+            .is_none());
+        // The same link names the image's own file once that exists.
+        let inside = host.path(&secret);
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::write(&inside, b"image: 1").unwrap();
+        let m = read_seed_dir_in(&host, seed, &["meta-data"], &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(m["meta-data"], b"image: 1");
+        // A mounted disk's links stay on the disk.
+        let disk = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&secret, disk.path().join("meta-data")).unwrap();
+        assert!(read_seed_dir(disk.path(), &["meta-data"], &[])
+            .unwrap()
+            .is_none());
     }
 }

@@ -357,7 +357,7 @@ fn file_path(url: &str) -> Option<&str> {
 }
 
 fn read_file(host: &Host, url: &str, path: &str) -> Result<UrlResponse, UrlError> {
-    match std::fs::read(host.path(path)) {
+    match host.read(path) {
         Ok(body) => Ok(UrlResponse {
             url: path.to_string(),
             code: 200,

@@ -393,7 +393,7 @@ fn decode(key: &str, enc: Option<&str>, data: &str) -> Result<String, String> {
 fn which(host: &Host, name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     PATH_DIRS.iter().map(|d| format!("{d}/{name}")).find(|p| {
-        std::fs::metadata(host.path(p))
+        std::fs::metadata(host.resolve(p))
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     })
 }

@@ -335,7 +335,7 @@ pub fn config_logfiles(
         for sib in host.list_dir(dir) {
             if sib.starts_with(name.as_ref()) && sib != name {
                 let full = dir.join(&sib);
-                if host.path(&full).is_file() {
+                if host.resolve(&full).is_file() {
                     all.push(full);
                 }
             }

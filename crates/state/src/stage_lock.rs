@@ -16,8 +16,12 @@ use rustix::fs::{flock, FlockOperation};
 use rustix::io::Errno;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// `O_NOFOLLOW` for [`OpenOptionsExt::custom_flags`].
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 /// How long a starting stage waits for a `status` probe to let go.
 const ACQUIRE_PATIENCE: Duration = Duration::from_secs(3);
@@ -55,17 +59,26 @@ impl StageLock {
 /// then runs untracked, as before) or another live process runs the same
 /// stage (it owns the record).
 pub fn acquire(host: &Host, paths: &Paths, stage: Stage) -> Option<StageLock> {
-    let p = host.path(lock_path(paths, stage));
     if let Err(e) = host.create_dir_all(&paths.run_dir, 0o755) {
         log::debug!("Not tracking stage {}: {e}", stage.key());
         return None;
     }
+    // Resolved inside the root and opened without following a link: an
+    // image's link here must not make us create or lock this machine's files.
+    let p = match host.try_resolve(lock_path(paths, stage)) {
+        Ok(p) => p,
+        Err(e) => {
+            log::debug!("Not tracking stage {}: {e}", stage.key());
+            return None;
+        }
+    };
     // No truncation before the lock: a live holder's PID must survive.
     let mut file = match OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(NOFOLLOW)
         .open(&p)
     {
         Ok(f) => f,
@@ -128,8 +141,14 @@ pub fn probe(
     stage: Stage,
     still_unfinished: impl FnOnce() -> bool,
 ) -> Owner {
-    let p = host.path(lock_path(paths, stage));
-    let Ok(mut file) = File::open(&p) else {
+    let Ok(p) = host.try_resolve(lock_path(paths, stage)) else {
+        return Owner::Unknown;
+    };
+    let Ok(mut file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(&p)
+    else {
         return Owner::Unknown;
     };
     match flock(&file, FlockOperation::NonBlockingLockShared) {

@@ -103,7 +103,7 @@ fn dhclient_option(host: &Host, key: &str) -> Option<String> {
             .filter(|n| is_lease_file(dir, n))
             .filter_map(|n| {
                 let path = format!("{dir}/{n}");
-                let mtime = std::fs::metadata(host.path(&path))
+                let mtime = std::fs::metadata(host.resolve(&path))
                     .and_then(|m| m.modified())
                     .ok()?;
                 Some((mtime, path))

@@ -12,10 +12,11 @@
 pub(crate) use crate::ec2::crawl::combine_url;
 use crate::url::{UrlError, UrlPolicy, UrlReader};
 use base64::Engine;
+use ci_host::Host;
 use ci_pyval::py_str;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub(crate) const OS_LATEST: &str = "latest";
@@ -391,20 +392,24 @@ impl Backend for HttpBackend {
     }
 }
 
-/// A config drive's files (a mounted disk or a seed directory).
+/// A config drive's files (a mounted disk or a seed directory), read
+/// through a [`Host`] so that links resolve inside its root: the target's
+/// root for a seed directory, the disk itself for a mounted one.
 pub(crate) struct DirBackend {
-    pub dir: PathBuf,
+    pub host: Host,
+    /// The directory as a path of `host`.
+    pub dir: String,
     /// How the directory is named in messages (the target path).
     pub shown: String,
 }
 
 impl DirBackend {
-    fn path(&self, shown: &str) -> PathBuf {
+    fn path(&self, shown: &str) -> String {
         let rel = shown
             .strip_prefix(&self.shown)
             .unwrap_or(shown)
             .trim_start_matches('/');
-        self.dir.join(rel)
+        format!("{}/{rel}", self.dir.trim_end_matches('/'))
     }
 }
 
@@ -426,34 +431,36 @@ impl Backend for DirBackend {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.path(path)).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("[Errno 2] No such file or directory: '{path}'")
-            } else {
-                format!("{path}: {e}")
-            }
-        })
+        match self.host.read_optional(self.path(path)) {
+            Ok(Some(data)) => Ok(data),
+            Ok(None) => Err(format!("[Errno 2] No such file or directory: '{path}'")),
+            Err(e) => Err(format!("{path}: {e}")),
+        }
     }
 
     fn versions(&self) -> Result<Vec<String>, String> {
-        let dir = self.dir.join("openstack");
-        let rd = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut v: Vec<String> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        Ok(v)
+        let dir = self.path(&format!("{}/openstack", self.shown));
+        if !self.host.is_dir(&dir) {
+            return Err(format!(
+                "{}: No such file or directory",
+                self.host.path(&dir).display()
+            ));
+        }
+        // Sorted already.
+        Ok(self.host.list_dir(&dir))
     }
 
     fn ec2_metadata(&self) -> Result<Value, OsError> {
         let shown = self.join(&["ec2", "latest", "meta-data.json"]);
-        let path = self.path(&shown);
-        if !path.exists() {
-            return Ok(json!({}));
-        }
-        let blob = std::fs::read(&path)
-            .map_err(|e| OsError::Broken(format!("Failed to process path {shown}: {e}")))?;
+        let blob = match self.host.read_optional(self.path(&shown)) {
+            Ok(Some(blob)) => blob,
+            Ok(None) => return Ok(json!({})),
+            Err(e) => {
+                return Err(OsError::Broken(format!(
+                    "Failed to process path {shown}: {e}"
+                )))
+            }
+        };
         load_json(&blob, false)
             .map_err(|e| OsError::Broken(format!("Failed to process path {shown}: {e}")))
     }
@@ -470,7 +477,7 @@ pub(crate) fn read_v1(b: &DirBackend) -> Result<Crawled, OsError> {
     let found: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| b.dir.join(n).exists())
+        .filter(|n| b.host.exists(b.path(&format!("{}/{n}", b.shown))))
         .collect();
     if found.is_empty() {
         return Err(OsError::NonReadable(format!("{}: no files found", b.shown)));
@@ -540,14 +547,29 @@ pub(crate) fn read_v1(b: &DirBackend) -> Result<Crawled, OsError> {
 
 /// Upstream `read_config_drive`: v2, then v1; the last "not readable"
 /// error when neither is there.
+/// A mounted config drive at `dir` on this machine; links resolve inside it.
 pub(crate) fn read_config_drive(dir: &Path, shown: &str) -> Result<Crawled, OsError> {
-    let b = DirBackend {
-        dir: dir.to_path_buf(),
+    read_drive(&DirBackend {
+        host: Host::new(dir),
+        dir: "/".to_string(),
         shown: shown.to_string(),
-    };
-    match read_v2(&b) {
+    })
+}
+
+/// A config drive directory of the target (`/var/lib/cloud/seed/config_drive`);
+/// links resolve inside the target's root.
+pub(crate) fn read_config_drive_in(host: &Host, dir: &str) -> Result<Crawled, OsError> {
+    read_drive(&DirBackend {
+        host: host.clone(),
+        dir: dir.to_string(),
+        shown: dir.to_string(),
+    })
+}
+
+fn read_drive(b: &DirBackend) -> Result<Crawled, OsError> {
+    match read_v2(b) {
         Ok(c) => Ok(c),
-        Err(OsError::NonReadable(_)) => read_v1(&b),
+        Err(OsError::NonReadable(_)) => read_v1(b),
         Err(e) => Err(e),
     }
 }
