@@ -19,6 +19,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
 
+# Fuzzing, bounded: every parser's target a few seconds from its seeds
+# (the instrumented build is most of it). Crashes fail CI.
+bash tools/fuzz.sh all 5
+
 # End-to-end: the Debian package in a QEMU VM (first boot, reboot, broken
 # user-data). Skips itself with a note when not root; fails CI when qemu
 # cannot run there.
