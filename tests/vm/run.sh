@@ -227,6 +227,10 @@ if [[ " $ONLY " == *" 1 "* ]]; then
         expect_re "tester is in group adm" "$(g id -nG)" '(^| )adm( |$)'
         expect "default user debian exists" "$(g 'id -un debian')" debian
         expect "cloud-id" "$(g cloud-id)" nocloud
+        # syslog_fix_perms, as upstream on Debian
+        expect "cloud-init.log is root:adm 0640" "$(g stat -c '%U:%G:%a' /var/log/cloud-init.log)" "root:adm:640"
+        expect "cloud-init-output.log is root:adm 0640" \
+            "$(g stat -c '%U:%G:%a' /var/log/cloud-init-output.log)" "root:adm:640"
         SEM1=$(sems)
         KEYS1=$(hostkeys)
         expect_re "per-instance semaphores written" "$SEM1" 'config_runcmd '
@@ -316,6 +320,10 @@ macs:
 EOF
     cat >"$ec2_seed/user-data" <<'EOF'
 #cloud-config
+chpasswd:
+  expire: false
+  users:
+    - {name: debian, password: VmSecret-pw-0d1e, type: text}
 runcmd:
   - [sh, -c, 'echo "runcmd $(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-ec2-runcmd.log']
 EOF
@@ -343,6 +351,11 @@ EOF
         expect "no DHCP client left running" \
             "$(g 'cat /proc/[0-9]*/comm 2>/dev/null | grep -c dhcpcd || true')" 0
         expect "region from the metadata" "$(g 'cloud-init query region')" eu-west-1
+        # User-data and the IMDSv2 token came over HTTP: neither reaches any log. The
+        # brackets keep this command line (which sudo logs) from matching itself.
+        leaks=$(g 'sudo -n grep -rlE "VmSecret-pw-0d1[e]|EmulatedToke[n]|\[TRAC[E]\]" /var/log || true')
+        expect "no password, token or TRACE record in /var/log" "$leaks" ""
+        expect_re "the user-data password was set" "$(g 'sudo -n grep -c "^debian:[\$]" /etc/shadow || true')" '^1$'
         EC2_BOOT=$(g cat /proc/sys/kernel/random/boot_id)
         expect "user-data runcmd ran" "$(g cat /var/lib/vmtest-ec2-runcmd.log)" "runcmd $EC2_BOOT"
         EC2_SEM=$(sems)
