@@ -10,9 +10,9 @@
 use crate::{Ctx, ModResult, ModuleError};
 use base64::Engine;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::gzip::{decompress_bounded, GzipError};
 use ci_pyval::{abspath, cfg_bool, py_repr, py_str, py_type};
 use serde_json::Value;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -361,23 +361,14 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
-    if !data.starts_with(&[0x1f, 0x8b]) {
-        let head: Vec<u8> = data.iter().take(2).copied().collect();
-        return Err(format!("Not a gzipped file ({})", py_bytes_repr(&head)));
-    }
-    let mut out = Vec::new();
-    // One byte past the bound tells "at" from "over".
-    flate2::read::MultiGzDecoder::new(data)
-        .take(MAX_DECODED_CONTENT_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("gzip decompression failed: {e}"))?;
-    if out.len() as u64 > MAX_DECODED_CONTENT_BYTES {
-        return Err(format!(
+    decompress_bounded(data, MAX_DECODED_CONTENT_BYTES).map_err(|e| match e {
+        GzipError::NotGzip(head) => format!("Not a gzipped file ({})", py_bytes_repr(&head)),
+        GzipError::Corrupt(e) => format!("gzip decompression failed: {e}"),
+        GzipError::OverBound => format!(
             "gzip content decompresses to more than {} MiB (bound MAX_DECODED_CONTENT_BYTES)",
             MAX_DECODED_CONTENT_BYTES >> 20
-        ));
-    }
-    Ok(out)
+        ),
+    })
 }
 
 fn py_bytes_repr(b: &[u8]) -> String {

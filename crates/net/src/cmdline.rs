@@ -4,8 +4,8 @@
 use crate::error::NetError;
 use base64::Engine;
 use ci_host::Host;
+use ci_pyval::gzip::{decompress_bounded, GzipError};
 use serde_json::{json, Map, Value};
-use std::io::Read;
 
 /// `network-config=<base64 of YAML, maybe gzipped>` (the last one wins),
 /// or `network-config=disabled`. `None` when absent or unusable, as
@@ -50,21 +50,13 @@ pub const MAX_CMDLINE_NETWORK_CONFIG_BYTES: u64 = 1024 * 1024;
 /// The gunzipped blob, or the blob itself when it is not gzip; `Err` when
 /// it inflates past [`MAX_CMDLINE_NETWORK_CONFIG_BYTES`].
 fn gunzip_or_raw(blob: Vec<u8>) -> Result<Vec<u8>, String> {
-    if !blob.starts_with(&[0x1f, 0x8b]) {
-        return Ok(blob);
-    }
-    let mut out = Vec::new();
-    let limit = MAX_CMDLINE_NETWORK_CONFIG_BYTES;
-    match flate2::read::GzDecoder::new(blob.as_slice())
-        .take(limit + 1)
-        .read_to_end(&mut out)
-    {
-        Ok(_) if out.len() as u64 > limit => Err(format!(
+    match decompress_bounded(&blob, MAX_CMDLINE_NETWORK_CONFIG_BYTES) {
+        Ok(out) => Ok(out),
+        Err(GzipError::OverBound) => Err(format!(
             "network-config decompresses to more than {} MiB (bound MAX_CMDLINE_NETWORK_CONFIG_BYTES)",
-            limit >> 20
+            MAX_CMDLINE_NETWORK_CONFIG_BYTES >> 20
         )),
-        Ok(_) => Ok(out),
-        Err(_) => Ok(blob),
+        Err(GzipError::NotGzip(_) | GzipError::Corrupt(_)) => Ok(blob),
     }
 }
 

@@ -13,9 +13,11 @@
 //! - [`str_list`]: a comma-separated string or a list as strings.
 //! - [`abspath`]: `os.path.abspath` from `/`.
 //! - [`digest`]: `md5`, `sha256`, `hex`.
+//! - [`gzip`]: `gzip.decompress`, bounded.
 
 mod boolean;
 pub mod digest;
+pub mod gzip;
 mod list;
 mod path;
 mod value;

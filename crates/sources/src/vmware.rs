@@ -16,9 +16,9 @@ use crate::datasource::{normalize_pubkey_data, Datasource, METADATA_UNKNOWN};
 use crate::error::SourceError;
 use base64::Engine;
 use ci_host::{Cmd, CmdError, Host};
+use ci_pyval::gzip::{decompress_bounded, GzipError};
 use ci_pyval::py_str;
 use serde_json::{json, Map, Value};
-use std::io::Read;
 
 const NOVAL: &str = "No value found";
 const GUESTINFO_EMPTY_YAML_VAL: &str = "---";
@@ -359,21 +359,16 @@ fn decode(key: &str, enc: Option<&str>, data: &str) -> Result<String, String> {
         Some(e @ ("gzip+base64" | "gz+b64")) => {
             log::debug!("Decoding {e} format {key}");
             let bytes = b64decode(data)?;
-            let mut out = Vec::new();
-            // Not gzip after all: upstream keeps the decoded bytes. One
-            // byte past the bound tells "at" from "over".
-            match flate2::read::MultiGzDecoder::new(bytes.as_slice())
-                .take(MAX_DECODED + 1)
-                .read_to_end(&mut out)
-            {
-                Ok(_) if out.len() as u64 > MAX_DECODED => {
+            // Not gzip after all: upstream keeps the decoded bytes.
+            match decompress_bounded(&bytes, MAX_DECODED) {
+                Ok(out) => out,
+                Err(GzipError::OverBound) => {
                     return Err(format!(
                         "{key} decompresses to more than {} MiB (bound MAX_DECODED)",
                         MAX_DECODED >> 20
                     ))
                 }
-                Ok(_) => out,
-                Err(_) => bytes,
+                Err(GzipError::NotGzip(_) | GzipError::Corrupt(_)) => bytes,
             }
         }
         Some(e @ ("base64" | "b64")) => {

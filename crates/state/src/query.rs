@@ -6,8 +6,8 @@ use crate::paths::Paths;
 use crate::pyjson;
 use crate::CmdOutput;
 use ci_host::Host;
+use ci_pyval::gzip::{decompress_bounded, GzipError};
 use serde_json::{Map, Value};
-use std::io::Read;
 use std::path::PathBuf;
 
 /// Options of `cloud-init query`.
@@ -79,19 +79,17 @@ const MAX_GUNZIPPED_USERDATA: u64 = 64 * 1024 * 1024;
 /// `None` when not gzip'd text, or when it inflates past
 /// [`MAX_GUNZIPPED_USERDATA`] (then shown as raw bytes).
 fn gunzip(data: &[u8]) -> Option<String> {
-    let mut out = String::new();
-    flate2::read::GzDecoder::new(data)
-        .take(MAX_GUNZIPPED_USERDATA + 1)
-        .read_to_string(&mut out)
-        .ok()?;
-    if out.len() as u64 > MAX_GUNZIPPED_USERDATA {
-        log::warn!(
-            "user-data decompresses to more than {} MiB (bound MAX_GUNZIPPED_USERDATA); shown compressed",
-            MAX_GUNZIPPED_USERDATA >> 20
-        );
-        return None;
+    match decompress_bounded(data, MAX_GUNZIPPED_USERDATA) {
+        Ok(out) => String::from_utf8(out).ok(),
+        Err(GzipError::OverBound) => {
+            log::warn!(
+                "user-data decompresses to more than {} MiB (bound MAX_GUNZIPPED_USERDATA); shown compressed",
+                MAX_GUNZIPPED_USERDATA >> 20
+            );
+            None
+        }
+        Err(GzipError::NotGzip(_) | GzipError::Corrupt(_)) => None,
     }
-    Some(out)
 }
 
 /// `load_userdata`: text, or gunzipped text, or `ci-b64:` for other bytes;

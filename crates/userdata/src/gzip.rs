@@ -1,6 +1,6 @@
 //! gzip as upstream's `util.decomp_gzip`, bounded by the blob's budget.
 
-use std::io::Read;
+use ci_pyval::gzip::{decompress_bounded, GzipError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum GzError {
@@ -17,23 +17,23 @@ pub(crate) fn decompress(
     budget: &mut crate::bounds::Budget,
     what: &str,
 ) -> Result<Vec<u8>, GzError> {
-    if data.len() < 2 || data[..2] != [0x1f, 0x8b] {
-        let head = data.get(..2).unwrap_or(data);
-        return Err(GzError::Invalid(format!(
-            "Not a gzipped file ({})",
-            crate::pyrepr::repr_bytes(head)
-        )));
-    }
-    let limit = budget.expanded_left;
-    let mut out = Vec::new();
-    // Concatenated members are one stream, as Python's GzipFile reads them.
-    // One byte past the limit tells "exactly at" from "over".
-    flate2::read::MultiGzDecoder::new(data)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| GzError::Invalid(e.to_string()))?;
+    let (out, inflated) = match decompress_bounded(data, budget.expanded_left) {
+        Ok(out) => {
+            let n = out.len() as u64;
+            (out, n)
+        }
+        Err(GzipError::NotGzip(head)) => {
+            return Err(GzError::Invalid(format!(
+                "Not a gzipped file ({})",
+                crate::pyrepr::repr_bytes(&head)
+            )))
+        }
+        Err(GzipError::Corrupt(e)) => return Err(GzError::Invalid(e)),
+        // More than is left: charging one byte past it names the bound.
+        Err(GzipError::OverBound) => (Vec::new(), budget.expanded_left.saturating_add(1)),
+    };
     budget
-        .charge_expanded(out.len() as u64, &format!("{what} decompressed"))
+        .charge_expanded(inflated, &format!("{what} decompressed"))
         .map_err(GzError::TooBig)?;
     Ok(out)
 }
