@@ -32,6 +32,13 @@ pub(crate) fn load_dict(blob: &[u8], origin: &str) -> Option<Value> {
             );
             None
         }
+        Err(e) if e.mark().is_none() => {
+            log::warn!(
+                "Failed loading yaml blob from {origin}. {}",
+                e.pyyaml_text(text)
+            );
+            None
+        }
         Err(e) => {
             log::warn!(
                 "Failed loading yaml blob from {origin}. Invalid format at line {} column {}: \"{}\"",

@@ -85,6 +85,11 @@ pub fn parse_mapping(text: &str, file: &str) -> Result<Option<Map<String, Value>
             ),
         )
         .log()),
+        // A character PyYAML's reader refuses has a position, not a mark:
+        // upstream's warning then carries no line or column.
+        Err(e) if e.mark().is_none() => {
+            Err(ConfigWarning::new(file, e.load_yaml_warning(text)).log())
+        }
         Err(e) => Err(ConfigWarning {
             file: file.to_string(),
             message: format!(
@@ -186,6 +191,19 @@ pub fn template_kind(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_characters_warn_as_upstream_without_a_mark() {
+        let w = parse_mapping("a: 1\nb: x\u{0}y\n", "/etc/cloud/cloud.cfg.d/x.cfg").unwrap_err();
+        assert_eq!(
+            w.message,
+            "Failed loading yaml blob. unacceptable character #x0000: special characters are not allowed\n  in \"<unicode string>\", position 9"
+        );
+        assert_eq!((w.line, w.column), (None, None));
+        // Syntax errors keep their mark.
+        let w = parse_mapping("a: [1\n", "f").unwrap_err();
+        assert!(w.line.is_some(), "{w:?}");
+    }
 
     #[test]
     fn cmdline_cc_forms() {
