@@ -127,7 +127,7 @@ fn unknown_module_is_degraded_and_named() {
     assert_eq!(code, 2, "{st}");
     assert!(sb
         .log()
-        .contains("Could not find module named no_such_module"));
+        .contains("Could not find module named cc_no_such_module"));
     assert!(
         sb.path("/var/lib/cloud/instances/iid-bad-1/boot-finished")
             .exists(),
@@ -144,7 +144,11 @@ fn failing_runcmd_is_an_error_and_the_rest_runs() {
     assert_eq!(codes[3], 1, "final stage reports scripts_user failure");
     let (st, code) = sb.status_json();
     assert_eq!(code, 1, "{st}");
-    assert!(st["errors"].to_string().contains("scripts_user"), "{st}");
+    // Named as the Debian cloud.cfg spells it, as upstream does.
+    assert!(
+        st["errors"].to_string().contains("('scripts-user', "),
+        "{st}"
+    );
     assert_eq!(sb.read("/var/tmp/rc-before"), "before\n");
     assert_eq!(sb.read("/etc/after-marker"), "ok");
     assert_rest_ran(&sb);

@@ -16,6 +16,7 @@ mod final_message;
 mod hostname_util;
 mod keys_to_console;
 mod locale;
+mod pyerr;
 mod runcmd;
 mod runparts;
 mod scripts;
@@ -25,11 +26,13 @@ mod set_passwords;
 mod shellify;
 mod ssh;
 mod ssh_authkey_fingerprints;
+mod ssh_import_id;
 mod sysconfig;
 mod template;
 #[cfg(test)]
 mod testutil;
 mod timezone;
+mod unbuilt;
 mod update_etc_hosts;
 mod users_groups;
 mod write_files;
@@ -87,26 +90,50 @@ impl Ctx<'_> {
     }
 }
 
-/// A module failure, recorded in the stage's `errors` as upstream records it.
+/// A module failure, recorded in the stage's `errors` as upstream records it:
+/// `(name, ExceptionClass('message'))`. Most failures are upstream's
+/// `RuntimeError`-like ones; a module whose upstream raises something else
+/// (`KeyError` from a user lookup, `ProcessExecutionError` from a command)
+/// names that class so the status matches.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ModuleError(pub String);
+#[error("{message}")]
+pub struct ModuleError {
+    message: String,
+    py_class: &'static str,
+}
 
 impl ModuleError {
     pub fn new(msg: impl Into<String>) -> Self {
-        ModuleError(msg.into())
+        Self::with_class("RuntimeError", msg)
+    }
+
+    /// A failure shown in the status as upstream's exception `py_class`.
+    pub fn with_class(py_class: &'static str, msg: impl Into<String>) -> Self {
+        ModuleError {
+            message: msg.into(),
+            py_class,
+        }
+    }
+
+    pub fn py_class(&self) -> &'static str {
+        self.py_class
+    }
+
+    /// Python's `repr()` of the exception: `KeyError("no user 'x'")`.
+    pub fn py_repr(&self) -> String {
+        format!("{}({})", self.py_class, ci_pyval::py_quote(&self.message))
     }
 }
 
 impl From<std::io::Error> for ModuleError {
     fn from(e: std::io::Error) -> Self {
-        ModuleError(e.to_string())
+        ModuleError::new(e.to_string())
     }
 }
 
 impl From<ci_host::CmdError> for ModuleError {
     fn from(e: ci_host::CmdError) -> Self {
-        ModuleError(e.to_string())
+        ModuleError::new(e.to_string())
     }
 }
 

@@ -1,6 +1,8 @@
-//! Every upstream module name, with its frequency and the keys that make it
-//! run. Modules not built yet have no handler: the runner skips them quietly
-//! when their keys are absent and warns, naming them, when present.
+//! Every upstream module name, with its frequency, the keys that make it
+//! run and the distros it is verified on. Modules not built yet have no
+//! handler: the runner decides from `crate::unbuilt` whether upstream would
+//! have done nothing (then it runs them as no-ops, as upstream would) or
+//! whether work is being left undone (then no semaphore is written).
 
 use crate::Handler;
 
@@ -59,7 +61,13 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         None
     ),
-    m!("mounts", PerInstance, [], ["mounts", "swap"], None),
+    m!(
+        "mounts",
+        PerInstance,
+        [],
+        ["mounts", "swap", "device_aliases"],
+        None
+    ),
     m!(
         "set_hostname",
         PerInstance,
@@ -102,7 +110,13 @@ static REGISTRY: &[ModuleSpec] = &[
     m!("wireguard", PerInstance, ["wireguard"], [], None),
     m!("snap", PerInstance, ["snap"], [], None),
     m!("ubuntu_autoinstall", Once, ["autoinstall"], [], None),
-    m!("ssh_import_id", PerInstance, [], ["ssh_import_id"], None),
+    m!(
+        "ssh_import_id",
+        PerInstance,
+        [],
+        [],
+        Some(ssh_import_id::handle)
+    ),
     m!("keyboard", PerInstance, ["keyboard"], [], None),
     m!("locale", PerInstance, [], [], Some(locale::handle)),
     m!("apk_configure", PerInstance, ["apk_repos"], [], None),
@@ -129,7 +143,7 @@ static REGISTRY: &[ModuleSpec] = &[
     m!(
         "ubuntu_pro",
         PerInstance,
-        ["ubuntu_pro", "ubuntu_advantage"],
+        ["ubuntu_pro", "ubuntu-advantage", "ubuntu_advantage"],
         [],
         None
     ),
@@ -246,6 +260,183 @@ static REGISTRY: &[ModuleSpec] = &[
     m!("power_state_change", PerInstance, ["power_state"], [], None),
 ];
 
+/// Upstream's `meta["distros"]` of the modules not verified everywhere;
+/// a module missing here runs on every distro.
+static DISTROS: &[(&str, &[&str])] = &[
+    ("apk_configure", &["alpine"]),
+    ("apt_configure", &["debian", "ubuntu"]),
+    ("apt_pipelining", &["debian", "ubuntu"]),
+    ("byobu", &["debian", "ubuntu"]),
+    (
+        "ca_certs",
+        &[
+            "almalinux",
+            "alpine",
+            "aosc",
+            "cloudlinux",
+            "debian",
+            "fedora",
+            "opensuse",
+            "opensuse-leap",
+            "opensuse-microos",
+            "opensuse-tumbleweed",
+            "photon",
+            "rhel",
+            "sle-micro",
+            "sle_hpc",
+            "sles",
+            "ubuntu",
+        ],
+    ),
+    ("fan", &["ubuntu"]),
+    ("grub_dpkg", &["debian", "ubuntu"]),
+    (
+        "keyboard",
+        &[
+            "almalinux",
+            "alpine",
+            "amazon",
+            "arch",
+            "azurelinux",
+            "centos",
+            "cloudlinux",
+            "debian",
+            "eurolinux",
+            "fedora",
+            "mariner",
+            "miraclelinux",
+            "openmandriva",
+            "opensuse",
+            "opensuse-leap",
+            "opensuse-microos",
+            "opensuse-tumbleweed",
+            "photon",
+            "rhel",
+            "rocky",
+            "sle-micro",
+            "sle_hpc",
+            "sles",
+            "suse",
+            "ubuntu",
+            "virtuozzo",
+        ],
+    ),
+    ("landscape", &["ubuntu"]),
+    ("lxd", &["ubuntu"]),
+    (
+        "ntp",
+        &[
+            "OpenCloudOS",
+            "TencentOS",
+            "almalinux",
+            "alpine",
+            "aosc",
+            "azurelinux",
+            "centos",
+            "cloudlinux",
+            "cos",
+            "debian",
+            "eurolinux",
+            "fedora",
+            "freebsd",
+            "mariner",
+            "miraclelinux",
+            "openbsd",
+            "openeuler",
+            "openmandriva",
+            "opensuse",
+            "opensuse-leap",
+            "opensuse-microos",
+            "opensuse-tumbleweed",
+            "photon",
+            "rhel",
+            "rocky",
+            "sle-micro",
+            "sle_hpc",
+            "sles",
+            "ubuntu",
+            "virtuozzo",
+        ],
+    ),
+    (
+        "resolv_conf",
+        &[
+            "alpine",
+            "azurelinux",
+            "fedora",
+            "mariner",
+            "openeuler",
+            "opensuse",
+            "opensuse-leap",
+            "opensuse-microos",
+            "opensuse-tumbleweed",
+            "photon",
+            "rhel",
+            "sle-micro",
+            "sle_hpc",
+            "sles",
+        ],
+    ),
+    ("rh_subscription", &["fedora", "openeuler", "rhel"]),
+    ("snap", &["ubuntu"]),
+    ("spacewalk", &["fedora", "openeuler", "rhel"]),
+    ("ssh_import_id", &["alpine", "cos", "debian", "ubuntu"]),
+    ("ubuntu_autoinstall", &["ubuntu"]),
+    ("ubuntu_drivers", &["ubuntu"]),
+    ("ubuntu_pro", &["ubuntu"]),
+    ("wireguard", &["ubuntu"]),
+    (
+        "yum_add_repo",
+        &[
+            "OpenCloudOS",
+            "TencentOS",
+            "almalinux",
+            "azurelinux",
+            "centos",
+            "cloudlinux",
+            "eurolinux",
+            "fedora",
+            "mariner",
+            "openeuler",
+            "openmandriva",
+            "photon",
+            "rhel",
+            "rocky",
+            "virtuozzo",
+        ],
+    ),
+    (
+        "zypper_add_repo",
+        &[
+            "opensuse",
+            "opensuse-leap",
+            "opensuse-microos",
+            "opensuse-tumbleweed",
+            "sle-micro",
+            "sle_hpc",
+            "sles",
+        ],
+    ),
+];
+
+impl ModuleSpec {
+    /// The distros the module is verified on; empty: all of them.
+    pub fn distros(&self) -> &'static [&'static str] {
+        DISTROS
+            .iter()
+            .find(|(n, _)| *n == self.name)
+            .map(|(_, d)| *d)
+            .unwrap_or(&[])
+    }
+
+    /// Whether upstream runs the module on `distro` without it being listed
+    /// in `unverified_modules`.
+    pub fn verified_on(&self, distro: &str) -> bool {
+        let d = self.distros();
+        d.is_empty() || d.contains(&distro)
+    }
+}
+
 pub fn registry() -> &'static [ModuleSpec] {
     REGISTRY
 }
@@ -261,12 +452,22 @@ pub fn canonical_name(name: &str) -> String {
 }
 
 /// Modules upstream removed; listing them is logged at INFO and ignored.
-pub const REMOVED: &[&str] = &[
-    "emit_upstart",
-    "migrator",
-    "rightscale_userdata",
-    "refresh_rmc_and_interface",
-];
+/// (Upstream's list also names `refresh_rmc_and_interface`, but spelled
+/// with `.py`, so it never matches and upstream warns "Could not find
+/// module" for it; we do the same by leaving it out.)
+pub const REMOVED: &[&str] = &["emit_upstart", "migrator", "rightscale_userdata"];
+
+/// Upstream's `form_module_name`: the name it looks modules up by and
+/// prints when one is missing (`write-files` → `cc_write_files`).
+pub fn module_file_name(name: &str) -> String {
+    let n = name.replace('-', "_");
+    let n = n.strip_suffix(".py").unwrap_or(&n).trim().to_string();
+    if n.starts_with("cc_") {
+        n
+    } else {
+        format!("cc_{n}")
+    }
+}
 
 pub fn lookup(name: &str) -> Option<&'static ModuleSpec> {
     let n = canonical_name(name);
@@ -294,5 +495,26 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 60);
+    }
+
+    #[test]
+    fn distro_lists_name_known_modules_and_gate_them() {
+        for (name, distros) in DISTROS {
+            assert!(lookup(name).is_some(), "{name}");
+            assert!(!distros.is_empty(), "{name}");
+        }
+        let sii = lookup("ssh-import-id").unwrap();
+        assert_eq!(sii.distros(), ["alpine", "cos", "debian", "ubuntu"]);
+        assert!(sii.verified_on("debian") && !sii.verified_on("fedora"));
+        let snap = lookup("snap").unwrap();
+        assert!(!snap.verified_on("debian") && snap.verified_on("ubuntu"));
+        assert!(lookup("runcmd").unwrap().verified_on("freebsd"));
+    }
+
+    #[test]
+    fn module_file_names_as_upstream_forms_them() {
+        assert_eq!(module_file_name("write-files"), "cc_write_files");
+        assert_eq!(module_file_name("cc_runcmd.py"), "cc_runcmd");
+        assert_eq!(module_file_name("nope"), "cc_nope");
     }
 }

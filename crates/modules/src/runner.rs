@@ -2,10 +2,13 @@
 //! list entries, skip modules without applicable config, honour frequencies
 //! through semaphores, record failures and keep going.
 
-use crate::registry::{canonical_name, lookup, Frequency, ModuleSpec, REMOVED};
-use crate::{Ctx, InstanceInfo};
+use crate::registry::{canonical_name, lookup, module_file_name, Frequency, ModuleSpec, REMOVED};
+use crate::unbuilt::{self, Verdict};
+use crate::{Ctx, Handler, InstanceInfo, ModResult, ModuleError};
 use ci_distro::Distro;
 use ci_host::Host;
+use ci_pyval::py_quote;
+use ci_state::sem::canon_sem_name;
 use ci_state::Paths;
 use serde_json::Value;
 use std::time::Instant;
@@ -101,10 +104,16 @@ pub trait Events {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ran,
+    /// Not built in cloud-init-rs, but upstream's module would have done
+    /// nothing here: run as a no-op (events and semaphore as upstream).
+    Idle,
+    /// Failed; holds Python's `repr()` of upstream's exception
+    /// (`RuntimeError('...')`), as the status records it.
     Failed(String),
     /// Already ran at this frequency.
     AlreadyRan,
-    /// No applicable config, or not built yet and not asked for.
+    /// No applicable config, not verified on this distro, or not built yet
+    /// and upstream would have worked unasked (no semaphore then).
     Skipped,
     /// Not built in cloud-init-rs yet but its config is present (warned).
     NotBuilt,
@@ -120,10 +129,14 @@ pub struct StageEnv<'a> {
     pub instance: &'a InstanceInfo,
     pub version: &'a str,
     pub uptime: f64,
-    /// Event prefix: `init-network`, `modules-config`, `modules-final`, `single`.
+    /// Event prefix: `init-network`, `modules-config`, `modules-final`,
+    /// `single`. With `single` the module runs unconditionally, as
+    /// upstream's `run_single` skips the activate-key and distro checks.
     pub event_prefix: &'a str,
 }
 
+/// Outcomes are named as the module list spells the module (`users-groups`),
+/// as upstream names them in events, logs and the status `errors`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct StageReport {
     pub outcomes: Vec<(String, Outcome)>,
@@ -135,7 +148,7 @@ impl StageReport {
         self.outcomes
             .iter()
             .filter_map(|(n, o)| match o {
-                Outcome::Failed(e) => Some(format!("('{n}', {})", py_repr_exception(e))),
+                Outcome::Failed(repr) => Some(format!("({}, {repr})", py_quote(n))),
                 _ => None,
             })
             .collect()
@@ -149,29 +162,28 @@ impl StageReport {
     }
 }
 
-fn py_repr_exception(msg: &str) -> String {
-    format!(
-        "RuntimeError('{}')",
-        msg.replace('\\', "\\\\").replace('\'', "\\'")
-    )
+/// Whether `name` (as spelled in the module list) is listed in
+/// `unverified_modules`. Upstream tests `name in cfg["unverified_modules"]`,
+/// which for a string is a substring test.
+fn unverified_override(cfg: &Value, name: &str) -> bool {
+    match cfg.get("unverified_modules") {
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(name)),
+        Some(Value::String(s)) => s.contains(name),
+        _ => false,
+    }
 }
 
-/// `apt_configure` runs on every Debian boot; Debian's own cloud.cfg sets
-/// `apt: {preserve_sources_list: true}`, which asks for nothing to be done.
-/// Any other `apt` setting is a request we cannot honour yet.
-fn asks_apt(module: &str, cfg: &Value) -> bool {
-    module == "apt_configure"
-        && cfg
-            .get("apt")
-            .and_then(Value::as_object)
-            .is_some_and(|m| m.keys().any(|k| k != "preserve_sources_list"))
-}
+/// Upstream logs the section and module bookkeeping from `modules.py`.
+const MODULES_PY: &str = "modules.py";
 
 fn has_any_key(cfg: &Value, keys: &[&str]) -> bool {
     keys.iter().any(|k| cfg.get(*k).is_some())
 }
 
-/// Run every module of `entries` in order.
+/// Run every module of `entries` in order, as upstream's `run_section`:
+/// unknown and removed modules are reported first, then the modules
+/// without applicable config and those not verified on this distro are
+/// left out (and logged), then the rest run.
 pub fn run_modules(
     env: &StageEnv,
     entries: &[ModuleEntry],
@@ -179,39 +191,83 @@ pub fn run_modules(
     events: &dyn Events,
     forced: Option<Frequency>,
 ) -> StageReport {
-    let mut report = StageReport::default();
-    let mut skipped_no_cfg: Vec<String> = Vec::new();
-    for entry in entries {
+    let single = env.event_prefix == "single";
+    let mut slots: Vec<Option<(String, Outcome)>> = vec![None; entries.len()];
+    let mut found: Vec<(usize, &ModuleEntry, &'static ModuleSpec)> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
         let canon = canonical_name(&entry.name);
         if REMOVED.contains(&canon.as_str()) {
-            log::info!("Module '{canon}' has been removed from cloud-init. It is no longer needed and can be removed from config.");
+            log::info!(target: MODULES_PY, "Module `{canon}` has been removed from cloud-init. It may be removed from `/etc/cloud/cloud.cfg`.");
             continue;
         }
         let Some(spec) = lookup(&entry.name) else {
+            let file = module_file_name(&entry.name);
             log::warn!(
-                "Could not find module named {} (searched ['cc_{canon}', 'cloudinit.config.cc_{canon}'])",
-                entry.name
+                target: MODULES_PY,
+                "Could not find module named {file} (searched ['{file}', 'cloudinit.config.{file}'])"
             );
-            report.outcomes.push((canon, Outcome::Unknown));
+            slots[i] = Some((entry.name.clone(), Outcome::Unknown));
             continue;
         };
-        if !spec.activate_keys.is_empty() && !has_any_key(env.cfg, spec.activate_keys) {
-            skipped_no_cfg.push(spec.name.to_string());
-            report
-                .outcomes
-                .push((spec.name.to_string(), Outcome::Skipped));
+        found.push((i, entry, spec));
+    }
+
+    let mut inapplicable: Vec<&str> = Vec::new();
+    let mut unverified: Vec<&str> = Vec::new();
+    let mut overridden: Vec<&str> = Vec::new();
+    let mut active: Vec<(usize, &ModuleEntry, &'static ModuleSpec)> = Vec::new();
+    for (i, entry, spec) in found {
+        let name = entry.name.as_str();
+        if single {
+            active.push((i, entry, spec));
             continue;
         }
-        let outcome = run_one(env, spec, entry, sems, events, forced);
-        report.outcomes.push((spec.name.to_string(), outcome));
+        if !spec.activate_keys.is_empty() && !has_any_key(env.cfg, spec.activate_keys) {
+            inapplicable.push(name);
+            slots[i] = Some((name.to_string(), Outcome::Skipped));
+            continue;
+        }
+        if !spec.verified_on(&env.distro.name) {
+            if !unverified_override(env.cfg, name) {
+                unverified.push(name);
+                slots[i] = Some((name.to_string(), Outcome::Skipped));
+                continue;
+            }
+            overridden.push(name);
+        }
+        active.push((i, entry, spec));
     }
-    if !skipped_no_cfg.is_empty() {
+    if !inapplicable.is_empty() {
         log::info!(
+            target: MODULES_PY,
             "Skipping modules '{}' because no applicable config is provided.",
-            skipped_no_cfg.join(",")
+            inapplicable.join(",")
         );
     }
-    report
+    if !unverified.is_empty() {
+        log::info!(
+            target: MODULES_PY,
+            "Skipping modules '{}' because they are not verified on distro '{}'.  To run anyway, add them to 'unverified_modules' in config.",
+            unverified.join(","),
+            env.distro.name
+        );
+    }
+    if !overridden.is_empty() {
+        log::info!(target: MODULES_PY, "running unverified_modules: '{}'", overridden.join(", "));
+    }
+
+    for (i, entry, spec) in active {
+        let outcome = run_one(env, spec, entry, sems, events, forced);
+        slots[i] = Some((entry.name.clone(), outcome));
+    }
+    StageReport {
+        outcomes: slots.into_iter().flatten().collect(),
+    }
+}
+
+/// A module that is not built but would have done nothing here.
+fn idle(_ctx: &Ctx) -> ModResult {
+    Ok(())
 }
 
 fn run_one(
@@ -222,47 +278,65 @@ fn run_one(
     events: &dyn Events,
     forced: Option<Frequency>,
 ) -> Outcome {
-    let Some(handler) = spec.handler else {
-        let asked = has_any_key(env.cfg, spec.activate_keys)
-            || has_any_key(env.cfg, spec.watched_keys)
-            || asks_apt(spec.name, env.cfg);
-        if asked {
-            log::warn!(
-                "Module {} is not supported by cloud-init-rs yet; its configuration was ignored",
-                spec.name
-            );
-            return Outcome::NotBuilt;
-        }
-        log::debug!(
-            "Module {} is not built in cloud-init-rs; nothing configured for it",
-            spec.name
-        );
-        return Outcome::Skipped;
+    let name = entry.name.as_str();
+    let handler: Handler = match spec.handler {
+        Some(h) => h,
+        None => match unbuilt::judge(spec, env, &entry.args) {
+            Verdict::Asked => {
+                log::warn!(
+                    "Module {name} is not supported by cloud-init-rs yet; its configuration was ignored"
+                );
+                return Outcome::NotBuilt;
+            }
+            Verdict::WouldWork(why) => {
+                log::info!(
+                    "Module {name} is not supported by cloud-init-rs yet and was not run ({why}); no semaphore written so that a version with it still runs it"
+                );
+                return Outcome::Skipped;
+            }
+            Verdict::Idle(why) => {
+                log::debug!("Module {name} is not built in cloud-init-rs; upstream's would do nothing here: {why}");
+                idle
+            }
+        },
     };
     let freq = forced.or(entry.frequency).unwrap_or(spec.frequency);
-    let run_name = format!("config-{}", spec.name);
-    let sem_name = format!("config_{}", spec.name);
+    // Upstream names the run after the module list's spelling; the
+    // semaphore canonicalises dashes.
+    let run_name = format!("config-{name}");
+    let sem_name = canon_sem_name(&run_name);
     let event = format!("{}/{run_name}", env.event_prefix);
+    let description = format!("running {run_name} with frequency {}", freq.as_str());
+    let module_repr = format!("<module 'cloudinit.config.cc_{}'>", spec.name);
+    log::debug!(
+        target: MODULES_PY,
+        "Running module {name} ({module_repr}) with frequency {}",
+        freq.as_str()
+    );
+    events.start(&event, &description);
     if freq != Frequency::Always && sems.has_run(&sem_name, freq) {
-        log::debug!("{run_name} already ran (freq={})", freq.as_str());
-        events.start(
-            &event,
-            &format!("running {run_name} with frequency {}", freq.as_str()),
-        );
+        log::debug!(target: "helpers.py", "{run_name} already ran (freq={})", freq.as_str());
         events.finish(&event, "SUCCESS", &format!("{run_name} previously ran"));
         return Outcome::AlreadyRan;
     }
-    events.start(
-        &event,
-        &format!("running {run_name} with frequency {}", freq.as_str()),
-    );
-    log::debug!(
-        "Running module {} ({run_name}) with frequency {}",
-        spec.name,
-        freq.as_str()
-    );
+    // Upstream takes the semaphore before running the module and keeps it
+    // when the module fails; without it the module does not run.
+    if freq != Frequency::Always {
+        if let Err(e) = sems.mark_run(&sem_name, freq) {
+            log::warn!("Failed writing semaphore file for {run_name}: {e}");
+            log::warn!(target: MODULES_PY, "Running module {name} ({module_repr}) failed");
+            events.finish(&event, "FAIL", &description.to_string());
+            return Outcome::Failed(
+                ModuleError::with_class(
+                    "LockFailure",
+                    format!("Failed to acquire lock for {run_name}"),
+                )
+                .py_repr(),
+            );
+        }
+    }
     let ctx = Ctx {
-        name: spec.name,
+        name,
         host: env.host,
         cfg: env.cfg,
         distro: env.distro,
@@ -275,11 +349,6 @@ fn run_one(
     let started = Instant::now();
     let result = handler(&ctx);
     let took = started.elapsed().as_secs_f64();
-    if freq != Frequency::Always {
-        if let Err(e) = sems.mark_run(&sem_name, freq) {
-            log::warn!("Failed to write semaphore for {run_name}: {e}");
-        }
-    }
     match result {
         Ok(()) => {
             events.finish(
@@ -287,124 +356,20 @@ fn run_one(
                 "SUCCESS",
                 &format!("{run_name} ran successfully and took {took:.3} seconds"),
             );
-            Outcome::Ran
+            if spec.handler.is_some() {
+                Outcome::Ran
+            } else {
+                Outcome::Idle
+            }
         }
         Err(e) => {
-            log::warn!(
-                "Running module {} (<module 'cc_{}'>) failed",
-                spec.name,
-                spec.name
-            );
-            log::debug!("{} failed: {e}", spec.name);
-            events.finish(
-                &event,
-                "FAIL",
-                &format!("running {run_name} with frequency {} failed", freq.as_str()),
-            );
-            Outcome::Failed(e.to_string())
+            log::warn!(target: MODULES_PY, "Running module {name} ({module_repr}) failed");
+            log::debug!("{name} failed: {e}");
+            events.finish(&event, "FAIL", &description);
+            Outcome::Failed(e.py_repr())
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use std::cell::RefCell;
-    use std::collections::HashSet;
-
-    #[derive(Default)]
-    struct MemSems(RefCell<HashSet<String>>);
-    impl Semaphores for MemSems {
-        fn has_run(&self, name: &str, _f: Frequency) -> bool {
-            self.0.borrow().contains(name)
-        }
-        fn mark_run(&self, name: &str, _f: Frequency) -> std::io::Result<()> {
-            self.0.borrow_mut().insert(name.to_string());
-            Ok(())
-        }
-    }
-    #[derive(Default)]
-    struct Rec(RefCell<Vec<String>>);
-    impl Events for Rec {
-        fn start(&self, n: &str, d: &str) {
-            self.0.borrow_mut().push(format!("start {n} {d}"));
-        }
-        fn finish(&self, n: &str, r: &str, _d: &str) {
-            self.0.borrow_mut().push(format!("finish {n} {r}"));
-        }
-    }
-
-    #[test]
-    fn apt_settings_beyond_preserving_sources_are_flagged() {
-        assert!(!asks_apt(
-            "apt_configure",
-            &json!({"apt": {"preserve_sources_list": true}})
-        ));
-        assert!(asks_apt(
-            "apt_configure",
-            &json!({"apt": {"preserve_sources_list": true, "proxy": "http://p"}})
-        ));
-        assert!(!asks_apt("apt_configure", &json!({})));
-        assert!(!asks_apt("byobu", &json!({"apt": {"proxy": "x"}})));
-    }
-
-    #[test]
-    fn parses_all_entry_forms() {
-        let v = json!(["ssh", ["runcmd", "always", "a", 1], {"name": "locale", "frequency": "once"}, 5]);
-        let l = parse_module_list(Some(&v), "cloud_init_modules");
-        assert_eq!(l.len(), 3);
-        assert_eq!(l[1].frequency, Some(Frequency::Always));
-        assert_eq!(l[1].args, vec!["a", "1"]);
-        assert_eq!(l[2].frequency, Some(Frequency::Once));
-    }
-
-    #[test]
-    fn frequencies_skip_and_unknown_modules() {
-        let d = tempfile::tempdir().unwrap();
-        let host = Host::new(d.path());
-        let cfg = json!({"runcmd": ["true"], "growpart": {"mode": "auto"}});
-        let distro = Distro::from_config(&json!({}));
-        let paths = Paths::default().with_instance("i-1");
-        let inst = InstanceInfo::default();
-        let env = StageEnv {
-            host: &host,
-            cfg: &cfg,
-            distro: &distro,
-            paths: &paths,
-            instance: &inst,
-            version: "x",
-            uptime: 0.0,
-            event_prefix: "modules-config",
-        };
-        let entries = parse_module_list(
-            Some(&json!([
-                "runcmd", "bootcmd", "growpart", "resizefs", "nope", "migrator"
-            ])),
-            "x",
-        );
-        let sems = MemSems::default();
-        let ev = Rec::default();
-        let r = run_modules(&env, &entries, &sems, &ev, None);
-        let got: Vec<_> = r
-            .outcomes
-            .iter()
-            .map(|(n, o)| (n.as_str(), o.clone()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("runcmd", Outcome::Ran),
-                ("bootcmd", Outcome::Skipped),
-                ("growpart", Outcome::NotBuilt),
-                ("resizefs", Outcome::Skipped),
-                ("nope", Outcome::Unknown),
-            ]
-        );
-        let r2 = run_modules(&env, &entries[..1], &sems, &ev, None);
-        assert_eq!(r2.outcomes[0].1, Outcome::AlreadyRan);
-        let r3 = run_modules(&env, &entries[..1], &sems, &ev, Some(Frequency::Always));
-        assert_eq!(r3.outcomes[0].1, Outcome::Ran);
-        assert!(ev.0.borrow()[0].starts_with("start modules-config/config-runcmd"));
-    }
-}
+mod tests;

@@ -12,17 +12,18 @@ use std::path::Path;
 /// ends up in cloud-init-output.log), and fail on a non-zero exit with
 /// upstream's `ProcessExecutionError` text.
 pub(crate) fn run_passthrough(host: &Host, cmd: &Cmd) -> Result<(), ModuleError> {
-    let out = host
-        .runner()
-        .execute(host, cmd)
-        .map_err(|e| ModuleError::new(exec_error(&cmd.argv, "-", &e.to_string())))?;
+    let out = host.runner().execute(host, cmd).map_err(|e| {
+        ModuleError::with_class(
+            "ProcessExecutionError",
+            exec_error(&cmd.argv, "-", &e.to_string()),
+        )
+    })?;
     pass_on(&out);
     if out.status != 0 {
-        return Err(ModuleError::new(exec_error(
-            &cmd.argv,
-            &out.status.to_string(),
-            "-",
-        )));
+        return Err(ModuleError::with_class(
+            "ProcessExecutionError",
+            exec_error(&cmd.argv, &out.status.to_string(), "-"),
+        ));
     }
     Ok(())
 }

@@ -6,13 +6,14 @@
 //! else changed it after us.
 
 use crate::hostname_util::{
-    apply_hostname, get_hostname_fqdn, read_store, set_hostname, system_store, write_store,
-    HostOpts, Store,
+    self, apply_hostname, get_hostname_fqdn, read_store, system_store, write_store, HostOpts,
+    HostnameConf, Store,
 };
-use crate::{Ctx, ModResult, ModuleError};
-use ci_host::WriteOpts;
+use crate::{pyerr, Ctx, ModResult, ModuleError};
+use ci_host::{Host, WriteOpts};
 use ci_pyval::cfg_bool;
 use serde_json::{json, Value};
+use std::io;
 
 pub fn handle(ctx: &Ctx) -> ModResult {
     if cfg_bool(ctx.cfg, "preserve_hostname", false) {
@@ -47,7 +48,10 @@ pub fn handle(ctx: &Ctx) -> ModResult {
             hf.fqdn, hf.hostname
         );
         log::warn!("{msg}");
-        return Err(ModuleError::new(format!("{msg}: {e}")));
+        return Err(ModuleError::with_class(
+            "SetHostnameError",
+            format!("{msg}: {e}"),
+        ));
     }
     let text = ci_state::pyjson::json_dumps(&json!({"fqdn": hf.fqdn, "hostname": hf.hostname}));
     ctx.host.write_atomic(
@@ -56,6 +60,41 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         &WriteOpts::mode(0o644),
     )?;
     Ok(())
+}
+
+/// Upstream's `distro.set_hostname`; the error is the text upstream puts
+/// after the colon of its `SetHostnameError`.
+fn set_hostname(ctx: &Ctx, hostname: &str, fqdn: &str, opts: &HostOpts) -> Result<(), String> {
+    let Ok(Store::File(path)) = system_store(ctx) else {
+        return hostname_util::set_hostname(ctx, hostname, fqdn, opts).map_err(|e| e.to_string());
+    };
+    // A hostname file is written here to keep its io error, which upstream
+    // shows as `str(OSError)` on the target's path.
+    let name = opts.select(hostname, fqdn);
+    write_hostname_conf(ctx.host, &path, name, opts.create_hostname_file)
+        .map_err(|e| pyerr::os_error_str(&e, &path))?;
+    apply_hostname(ctx, name);
+    Ok(())
+}
+
+/// Upstream's `_write_hostname` for a `HostnameConf` file: a file that
+/// cannot be read or parsed is started afresh, unless
+/// `create_hostname_file` is off.
+fn write_hostname_conf(host: &Host, path: &str, hostname: &str, create: bool) -> io::Result<()> {
+    let read = host
+        .read_to_string(path)
+        .ok()
+        .and_then(|t| HostnameConf::parse(&t).ok());
+    let mut conf = match read {
+        Some(c) => c,
+        None if !create => {
+            log::info!("create_hostname_file is False; hostname file not created");
+            return Ok(());
+        }
+        None => HostnameConf::parse("").map_err(io::Error::other)?,
+    };
+    conf.set_hostname(hostname);
+    host.write_atomic(path, conf.render().as_bytes(), &WriteOpts::mode(0o644))
 }
 
 pub fn handle_update(ctx: &Ctx) -> ModResult {

@@ -6,7 +6,7 @@ use crate::ugutil;
 use crate::{Ctx, ModResult, ModuleError};
 use base64::Engine;
 use ci_pyval::digest;
-use ci_pyval::{is_true, py_str, truthy};
+use ci_pyval::{is_true, py_quote, py_str, truthy};
 use log::debug;
 use std::io::Write;
 
@@ -137,6 +137,23 @@ pub fn render_entries(user: &str, key_fn: &str, entries: &[AuthKeyLine], hash: &
     out
 }
 
+/// The failure upstream's password-database lookup gives for `name`: a
+/// `KeyError` for an unknown user (which ends the module, so users listed
+/// after it are not printed), a `RuntimeError` for one without a home.
+fn check_user(ctx: &Ctx, name: &str) -> ModResult {
+    match ctx.host.user(name) {
+        None => Err(ModuleError::with_class(
+            "KeyError",
+            format!("getpwnam(): name not found: {}", py_quote(name)),
+        )),
+        Some(u) if u.home.is_empty() => Err(ModuleError::new(format!(
+            "Unable to get SSH info for user {}",
+            py_quote(name)
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
 pub fn handle(ctx: &Ctx) -> ModResult {
     if ctx.get("no_ssh_fingerprints").is_some_and(is_true) {
         debug!(
@@ -156,6 +173,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
             debug!("Skipping printing of ssh fingerprints for user '{name}' because no home directory is created");
             continue;
         }
+        check_user(ctx, name)?;
         let (key_fn, entries) =
             sshutil::extract_authorized_keys(ctx.host, name).map_err(ModuleError::new)?;
         let text = render_entries(name, &key_fn, &entries, &hash);
@@ -171,6 +189,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{logcap, TestEnv};
 
     #[test]
     fn centers_like_python() {
@@ -178,6 +197,51 @@ mod tests {
         assert_eq!(py_center("ab", 6), "  ab  ");
         assert_eq!(py_center("abc", 6), " abc  ");
         assert_eq!(fmt_center("ab", '+', 5), "+ab++");
+    }
+
+    fn env_with_users(users: serde_json::Value) -> TestEnv {
+        let env = TestEnv::new(serde_json::json!({ "users": users }));
+        env.write(
+            "/etc/passwd",
+            "alice:x:1000:1000::/home/alice:/bin/sh\n\
+             carol:x:1002:1002::/home/carol:/bin/sh\n\
+             nohome:x:1003:1003:::/bin/sh\n",
+        );
+        env
+    }
+
+    // Upstream's `pwd.getpwnam` raises for the unknown user and the module
+    // stops there: alice (before) is printed, carol (after) is not.
+    #[test]
+    fn unknown_user_is_a_key_error_and_stops_the_module() {
+        logcap::init();
+        let env = env_with_users(serde_json::json!(["alice", "bob", "carol"]));
+        let err = handle(&env.ctx("ssh_authkey_fingerprints")).unwrap_err();
+        assert_eq!(
+            err.py_repr(),
+            "KeyError(\"getpwnam(): name not found: 'bob'\")"
+        );
+        let logged = logcap::all();
+        assert!(logged.iter().any(|m| m.ends_with("found for user alice.")));
+        assert!(!logged.iter().any(|m| m.contains("carol")), "{logged:?}");
+    }
+
+    #[test]
+    fn quotes_in_the_name_are_rendered_as_python_repr() {
+        let env = env_with_users(serde_json::json!(["o'neil"]));
+        let err = handle(&env.ctx("ssh_authkey_fingerprints")).unwrap_err();
+        assert_eq!(
+            err.py_repr(),
+            "KeyError('getpwnam(): name not found: \"o\\'neil\"')"
+        );
+    }
+
+    #[test]
+    fn user_without_home_is_a_runtime_error() {
+        let env = env_with_users(serde_json::json!(["nohome"]));
+        let err = handle(&env.ctx("ssh_authkey_fingerprints")).unwrap_err();
+        assert_eq!(err.py_class(), "RuntimeError");
+        assert_eq!(err.to_string(), "Unable to get SSH info for user 'nohome'");
     }
 
     // Expected text printed by the oracle's `_pprint_key_entries` for the same entries.

@@ -99,6 +99,7 @@ fn rhel_without_systemd_uses_sysconfig_and_prefers_fqdn() {
 fn bsd_is_a_clear_error() {
     let env = TestEnv::new(json!({"hostname": "h", "system_info": {"distro": "freebsd"}}));
     let err = handle(&env.ctx("set_hostname")).unwrap_err();
+    assert_eq!(err.py_class(), "SetHostnameError");
     assert!(
         err.to_string().starts_with("Failed to set the hostname to"),
         "{err}"
@@ -151,4 +152,33 @@ fn hostname_fqdn_rules_match_upstream() {
             "case {case}"
         );
     }
+}
+
+// Upstream: `SetHostnameError("Failed to set the hostname to web.example.com
+// (web): [Errno 21] Is a directory: '/etc/hostname'")`, the path as the
+// target sees it.
+#[test]
+fn unwritable_hostname_file_is_a_set_hostname_error_with_the_oserror_text() {
+    logcap::init();
+    let env = TestEnv::new(json!({"hostname": "web", "fqdn": "web.example.com"}));
+    std::fs::create_dir_all(env.host.path("/etc/hostname/sub")).unwrap();
+    let err = handle(&env.ctx("set_hostname")).unwrap_err();
+    assert_eq!(err.py_class(), "SetHostnameError");
+    assert_eq!(
+        err.py_repr(),
+        "SetHostnameError(\"Failed to set the hostname to web.example.com (web): \
+         [Errno 21] Is a directory: '/etc/hostname'\")"
+    );
+    assert!(!env.host.exists("/var/lib/cloud/data/set-hostname"));
+    assert!(logcap::warnings()
+        .iter()
+        .any(|m| m == "Failed to set the hostname to web.example.com (web)"));
+}
+
+#[test]
+fn hostname_file_error_with_create_off_is_skipped() {
+    let env = TestEnv::new(json!({"hostname": "h", "create_hostname_file": false}));
+    std::fs::create_dir_all(env.host.path("/etc/hostname")).unwrap();
+    handle(&env.ctx("set_hostname")).unwrap();
+    assert!(env.host.is_dir("/etc/hostname"));
 }
