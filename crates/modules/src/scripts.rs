@@ -4,7 +4,8 @@
 
 use crate::runparts::runparts;
 use crate::{Ctx, ModResult, ModuleError};
-use ci_pyval::{py_str, py_type};
+use ci_pyval::binary::{decode, text};
+use ci_pyval::{py_repr, py_str, py_type};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +15,14 @@ pub fn handle_vendor(ctx: &Ctx) -> ModResult {
     if !ctx.host.is_dir(&dir) {
         return Ok(());
     }
-    let prefix = vendor_prefix(ctx.cfg)?;
-    run(ctx, "vendor", &dir, &shown, &prefix)
+    match vendor_prefix(ctx.cfg) {
+        Ok(prefix) => run(ctx, "vendor", &dir, &shown, &prefix),
+        // Upstream checks the prefix inside the step it reports on.
+        Err(e) => {
+            warn_failed(ctx, "vendor", &shown);
+            Err(e)
+        }
+    }
 }
 
 pub fn handle_per_once(ctx: &Ctx) -> ModResult {
@@ -44,13 +51,15 @@ fn per(ctx: &Ctx, kind: &str) -> ModResult {
 /// `shown` is the path upstream names in its warning (it runs the
 /// `instance` link; we run the instance dir it points to).
 fn run(ctx: &Ctx, subdir: &str, dir: &Path, shown: &Path, prefix: &[String]) -> ModResult {
-    runparts(ctx.host, dir, prefix).inspect_err(|_| {
-        log::warn!(
-            "Failed to run module {} ({subdir} in {})",
-            ctx.name,
-            shown.display()
-        );
-    })
+    runparts(ctx.host, dir, prefix).inspect_err(|_| warn_failed(ctx, subdir, shown))
+}
+
+fn warn_failed(ctx: &Ctx, subdir: &str, shown: &Path) {
+    log::warn!(
+        "Failed to run module {} ({subdir} in {})",
+        ctx.name,
+        shown.display()
+    );
 }
 
 /// `vendor_data.prefix`: a string or a list of words put before each script.
@@ -60,12 +69,30 @@ fn vendor_prefix(cfg: &Value) -> Result<Vec<String>, ModuleError> {
     };
     match v.get("prefix") {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(a)) => Ok(a.iter().map(py_str).collect()),
-        Some(other) => Err(ModuleError::new(format!(
-            "exe_prefix must be None, str, or list (got {})",
-            py_type(other)
-        ))),
+        Some(v) if text(v).is_some() => Ok(vec![py_str(v)]),
+        Some(Value::Array(a)) => a.iter().map(prefix_word).collect(),
+        Some(other) => Err(ModuleError::with_class(
+            "TypeError",
+            format!(
+                "exe_prefix must be None, str, or list (got {})",
+                py_type(other)
+            ),
+        )),
+    }
+}
+
+/// One word of a list prefix. Upstream passes bytes to the command line
+/// as they are; our command lines are text, so bytes that are not UTF-8
+/// fail the module, naming the key.
+fn prefix_word(v: &Value) -> Result<String, ModuleError> {
+    match decode(v) {
+        Some(b) => String::from_utf8(b).map_err(|_| {
+            ModuleError::new(format!(
+                "vendor_data.prefix: {} is bytes that are not UTF-8 and cannot be put on a command line",
+                py_repr(v)
+            ))
+        }),
+        None => Ok(py_str(v)),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::ugutil::{self, deprecate};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::ServiceAction;
 use ci_host::{random, Host};
+use ci_pyval::binary::{decode, is_binary, text};
 use ci_pyval::{is_false, is_true, py_str};
 use log::{debug, warn};
 use serde_json::Value;
@@ -63,26 +64,67 @@ fn looks_hashed(p: &str) -> bool {
     }
 }
 
-fn users_by_type(users: &[Value], ty: &str) -> Vec<(String, String)> {
+/// One `chpasswd.users` entry as upstream shows it (`str()`, so bytes read
+/// `b'...'`), with where bytes sit in its (name, password) pair: upstream
+/// joins the pair with `":".join`, which refuses bytes.
+struct Entry {
+    name: String,
+    password: String,
+    bytes_at: Option<usize>,
+    /// The name for `passwd --expire`: upstream puts bytes on the command
+    /// line as they are.
+    arg: String,
+}
+
+fn users_by_type(users: &[Value], ty: &str) -> Vec<Entry> {
     users
         .iter()
-        .filter(|u| u.get("type").and_then(Value::as_str).unwrap_or("hash") == ty)
+        // A bytes `type` equals none of the str types, as upstream.
+        .filter(|u| match u.get("type") {
+            Some(t) => text(t) == Some(ty),
+            None => ty == "hash",
+        })
         .filter_map(|u| {
-            let name = u.get("name").map(py_str)?;
-            let pw = u
-                .get("password")
-                .map(py_str)
-                .unwrap_or_else(|| "RANDOM".into());
-            Some((name, pw))
+            let name = u.get("name")?;
+            let password = u.get("password");
+            let bytes_at = if is_binary(name) {
+                Some(0)
+            } else if password.is_some_and(is_binary) {
+                Some(1)
+            } else {
+                None
+            };
+            let arg = decode(name)
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| py_str(name));
+            Some(Entry {
+                arg,
+                name: py_str(name),
+                password: password.map(py_str).unwrap_or_else(|| "RANDOM".into()),
+                bytes_at,
+            })
         })
         .collect()
+}
+
+/// Upstream's `TypeError` from joining a pair that holds bytes; checked
+/// before `chpasswd` runs, so no `b'...'` text is ever set as a password.
+fn bytes_error<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Option<ModuleError> {
+    entries.into_iter().find_map(|e| {
+        e.bytes_at.map(|i| {
+            ModuleError::with_class(
+                "TypeError",
+                format!("sequence item {i}: expected str instance, bytes found"),
+            )
+        })
+    })
 }
 
 /// Set PasswordAuthentication; restart sshd only when it changed and is running.
 pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
     let service = ctx.distro.ssh_svcname();
     let cfg_name = "PasswordAuthentication";
-    if let Some(Value::String(_)) = pw_auth {
+    if pw_auth.and_then(text).is_some() {
         deprecate(
             "Using a string value for the 'ssh_pwauth' key",
             "22.2",
@@ -96,8 +138,8 @@ pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
             let bmsg = format!("Leaving SSH config '{cfg_name}' unchanged.");
             match other {
                 None | Some(Value::Null) => debug!("{bmsg} ssh_pwauth=None"),
-                Some(Value::String(s)) if s.to_lowercase() == "unchanged" => {
-                    debug!("{bmsg} ssh_pwauth={s}")
+                Some(v) if text(v).is_some_and(|s| s.to_lowercase() == "unchanged") => {
+                    debug!("{bmsg} ssh_pwauth={}", py_str(v))
                 }
                 Some(v) => warn!("{bmsg} Unrecognized value: ssh_pwauth={}", py_str(v)),
             }
@@ -170,6 +212,14 @@ pub fn handle(ctx: &Ctx) -> ModResult {
             match list {
                 Value::Array(a) => {
                     debug!("Handling input for chpasswd as list.");
+                    // Upstream splits each line with a str separator, which
+                    // bytes refuse before any password is set.
+                    if a.iter().any(is_binary) {
+                        return Err(ModuleError::with_class(
+                            "TypeError",
+                            "a bytes-like object is required, not 'str'",
+                        ));
+                    }
                     plist = a.iter().map(py_str).collect();
                 }
                 other => {
@@ -191,7 +241,9 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         if let Some(pw) = password.filter(|p| !p.is_empty()) {
             let (users, _) = ugutil::normalize_users_groups(ctx.cfg, distro)?;
             match ugutil::extract_default(&users) {
-                Some((user, _)) => plist = vec![format!("{user}:{pw}")],
+                // A bytes name (kept by `ugutil`) shows as `b'...'`, as
+                // upstream's `"%s:%s"` formats it.
+                Some((user, _)) => plist = vec![format!("{}:{pw}", py_str(&Value::String(user)))],
                 None => warn!("No default or defined user to change password for."),
             }
         }
@@ -199,26 +251,54 @@ pub fn handle(ctx: &Ctx) -> ModResult {
 
     let mut errors: Vec<ModuleError> = Vec::new();
     if !plist.is_empty() || !users_list.is_empty() {
-        let mut plain = users_by_type(&users_list, "text");
-        let mut users: Vec<String> = plain.iter().map(|(u, _)| u.clone()).collect();
-        let mut hashed = users_by_type(&users_list, "hash");
-        let mut hashed_users: Vec<String> = hashed.iter().map(|(u, _)| u.clone()).collect();
+        let text_users = users_by_type(&users_list, "text");
+        let hash_users = users_by_type(&users_list, "hash");
+        let random_users = users_by_type(&users_list, "RANDOM");
+        // RANDOM entries get a generated (str) password, so only their name counts.
+        let plain_bytes = bytes_error(
+            text_users
+                .iter()
+                .chain(random_users.iter().filter(|e| e.bytes_at == Some(0))),
+        );
+        let hashed_bytes = bytes_error(&hash_users);
+        let mut plain: Vec<(String, String)> = Vec::new();
+        let mut users: Vec<String> = Vec::new();
+        let mut users_args: Vec<String> = Vec::new();
+        for e in text_users {
+            users.push(e.name.clone());
+            users_args.push(e.arg);
+            plain.push((e.name, e.password));
+        }
+        let mut hashed: Vec<(String, String)> = Vec::new();
+        let mut hashed_users: Vec<String> = Vec::new();
+        let mut hashed_args: Vec<String> = Vec::new();
+        for e in hash_users {
+            hashed_users.push(e.name.clone());
+            hashed_args.push(e.arg);
+            hashed.push((e.name, e.password));
+        }
         let mut randlist: Vec<String> = Vec::new();
-        for (user, _) in users_by_type(&users_list, "RANDOM") {
+        for Entry {
+            name: user, arg, ..
+        } in random_users
+        {
             let pw = random_password_for(&user)?;
             users.push(user.clone());
+            users_args.push(arg);
             randlist.push(format!("{user}:{pw}"));
             plain.push((user, pw));
         }
         for line in &plist {
             let Some((u, p)) = line.split_once(':') else {
-                return Err(ModuleError::new(
+                return Err(ModuleError::with_class(
+                    "ValueError",
                     "not enough values to unpack (expected 2, got 1)",
                 ));
             };
             if looks_hashed(p) {
                 hashed.push((u.into(), p.into()));
                 hashed_users.push(u.into());
+                hashed_args.push(u.into());
             } else {
                 let p = if p == "R" || p == "RANDOM" {
                     let r = random_password_for(u)?;
@@ -229,20 +309,33 @@ pub fn handle(ctx: &Ctx) -> ModResult {
                 };
                 plain.push((u.into(), p));
                 users.push(u.into());
+                users_args.push(u.into());
             }
         }
         if !users.is_empty() {
             debug!("Changing password for {users:?}:");
-            if let Err(e) = distro.chpasswd(host, &plain, false) {
+            let res = match plain_bytes {
+                Some(e) => Err(e),
+                None => distro
+                    .chpasswd(host, &plain, false)
+                    .map_err(|e| ModuleError::new(e.to_string())),
+            };
+            if let Err(e) = res {
                 warn!("Failed to set passwords with chpasswd for {users:?}");
-                errors.push(ModuleError::new(e.to_string()));
+                errors.push(e);
             }
         }
         if !hashed_users.is_empty() {
             debug!("Setting hashed password for {hashed_users:?}:");
-            if let Err(e) = distro.chpasswd(host, &hashed, true) {
+            let res = match hashed_bytes {
+                Some(e) => Err(e),
+                None => distro
+                    .chpasswd(host, &hashed, true)
+                    .map_err(|e| ModuleError::new(e.to_string())),
+            };
+            if let Err(e) = res {
                 warn!("Failed to set hashed passwords with chpasswd for {hashed_users:?}");
-                errors.push(ModuleError::new(e.to_string()));
+                errors.push(e);
             }
         }
         if !randlist.is_empty() {
@@ -254,8 +347,12 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         }
         if expire {
             let mut expired: Vec<String> = Vec::new();
-            for u in users.iter().chain(hashed_users.iter()) {
-                match distro.expire_passwd(host, u) {
+            for (u, arg) in users
+                .iter()
+                .zip(&users_args)
+                .chain(hashed_users.iter().zip(&hashed_args))
+            {
+                match distro.expire_passwd(host, arg) {
                     Ok(()) => expired.push(u.clone()),
                     Err(e) => {
                         warn!("Failed to set 'expire' for {u}");
@@ -278,6 +375,9 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod bytes_tests;
 
 #[cfg(test)]
 mod tests {

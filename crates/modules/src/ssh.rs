@@ -6,7 +6,8 @@ use crate::sshutil;
 use crate::ugutil;
 use crate::{Ctx, ModResult};
 use ci_host::{Cmd, Host};
-use ci_pyval::{is_true, py_str};
+use ci_pyval::binary::{decode, is_binary, is_binary_str};
+use ci_pyval::{is_true, py_str, truthy};
 use log::{debug, warn};
 use serde_json::Value;
 use std::io::Write;
@@ -77,11 +78,9 @@ fn write_provided_keys(ctx: &Ctx, keys: &serde_json::Map<String, Value>) {
             warn!("Skipping {reason} ssh_keys entry: \"{key}\"");
             continue;
         };
-        if let Err(e) = host.write_atomic(
-            &path,
-            py_str(val).as_bytes(),
-            &ci_host::WriteOpts::mode(mode),
-        ) {
+        // Upstream writes a bytes value as it is.
+        let content = decode(val).unwrap_or_else(|| py_str(val).into_bytes());
+        if let Err(e) = host.write_atomic(&path, &content, &ci_host::WriteOpts::mode(mode)) {
             warn!("Failed writing {path}: {e}");
             continue;
         }
@@ -308,7 +307,9 @@ pub fn apply_credentials(
 
 pub fn handle(ctx: &Ctx) -> ModResult {
     let host = ctx.host;
-    if cfg_bool(ctx, "ssh_deletekeys", true) {
+    // Upstream tests this one for truth, not with `is_true` (so any
+    // non-empty string or bytes deletes).
+    if ctx.get("ssh_deletekeys").map(truthy).unwrap_or(true) {
         delete_host_keys(host);
     }
     match ctx.get("ssh_keys") {
@@ -333,11 +334,19 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         let (users, _) =
             ugutil::normalize_users_groups(ctx.cfg, ctx.distro).map_err(|e| e.to_string())?;
         let user = ugutil::extract_default(&users).map(|(n, _)| n);
+        if user.as_deref().is_some_and(is_binary_str) {
+            // Upstream's look-up of a bytes default user name.
+            return Err("getpwnam() argument must be str, not bytes".to_string());
+        }
         let disable_root = cfg_bool(ctx, "disable_root", true);
         let opts = match ctx.get("disable_root_opts") {
             Some(Value::Null) | None => sshutil::DISABLE_USER_OPTS.to_string(),
+            // Upstream calls `.replace("$USER", user)` on the bytes, which
+            // fails after the default user's keys are in place (below).
+            Some(v) if is_binary(v) && disable_root => String::new(),
             Some(v) => py_str(v),
         };
+        let bytes_opts = disable_root && ctx.get("disable_root_opts").is_some_and(is_binary);
         let mut keys: Vec<String> = Vec::new();
         if cfg_bool(ctx, "allow_public_ssh_keys", true) {
             keys.extend(ctx.instance.public_keys.iter().cloned());
@@ -346,8 +355,17 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         }
         match ctx.get("ssh_authorized_keys") {
             Some(Value::Array(a)) => keys.extend(a.iter().map(py_str)),
+            // Upstream `list.extend`s a bytes value into ints, none of
+            // which is a valid key line, so nothing gets installed.
+            Some(v) if is_binary(v) => {}
             Some(Value::String(s)) => keys.push(s.clone()),
             _ => {}
+        }
+        if bytes_opts {
+            if let Some(u) = user.as_deref() {
+                sshutil::setup_user_keys(host, &sshutil::dedup(keys), u, None)?;
+            }
+            return Err("a bytes-like object is required, not 'str'".to_string());
         }
         apply_credentials(
             host,
@@ -363,6 +381,9 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod bytes_tests;
 
 #[cfg(test)]
 mod tests {

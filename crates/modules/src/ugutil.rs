@@ -3,6 +3,7 @@
 
 use crate::ModuleError;
 use ci_distro::Distro;
+use ci_pyval::binary::{is_binary, is_binary_str};
 use ci_pyval::{is_true, py_str, py_type, truthy};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -33,17 +34,21 @@ pub fn deprecate(what: &str, since: &str, extra: &str) {
 }
 
 /// `util.uniq_merge`: strings split on commas (not stripped), order kept, deduplicated.
+/// Bytes come back as their marker string (a marker holds no comma or
+/// blank), so callers can see them: upstream keeps them as `bytes`, which
+/// later break as names (see [`is_binary_str`] checks at each caller).
 fn uniq_merge(lists: &[&Value]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for l in lists {
         let items: Vec<String> = match l {
+            Value::String(s) if is_binary_str(s) => vec![s.clone()],
             Value::String(s) => s
                 .trim()
                 .split(',')
                 .filter(|p| !p.is_empty())
                 .map(str::to_string)
                 .collect(),
-            Value::Array(a) => a.iter().map(py_str).collect(),
+            Value::Array(a) => a.iter().map(name_of).collect(),
             Value::Null => Vec::new(),
             other => vec![py_str(other)],
         };
@@ -54,6 +59,15 @@ fn uniq_merge(lists: &[&Value]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A name as upstream holds it: `str()` of scalars, but bytes stay bytes
+/// (the marker string), because upstream passes them on unconverted.
+fn name_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_str(other),
+    }
 }
 
 fn uniq_merge_sorted(lists: &[&Value]) -> Vec<String> {
@@ -90,7 +104,7 @@ fn normalize_groups(cfg: &Value) -> Result<GroupList, ModuleError> {
             None => grouped.push((name, members)),
         };
     match cfg {
-        Value::String(s) => {
+        Value::String(s) if !is_binary_str(s) => {
             for g in s.trim().split(',') {
                 add(g.to_string(), Vec::new());
             }
@@ -102,22 +116,24 @@ fn normalize_groups(cfg: &Value) -> Result<GroupList, ModuleError> {
                         for (k, v) in m {
                             match v {
                                 Value::Array(a) => add(k.clone(), a.clone()),
-                                Value::String(_) => add(k.clone(), vec![v.clone()]),
+                                Value::String(s) if !is_binary_str(s) => {
+                                    add(k.clone(), vec![v.clone()])
+                                }
                                 other => {
-                                    return Err(ModuleError::new(format!(
-                                        "Bad group member type {}",
-                                        py_type(other)
-                                    )))
+                                    return Err(ModuleError::with_class(
+                                        "TypeError",
+                                        format!("Bad group member type {}", py_type(other)),
+                                    ))
                                 }
                             }
                         }
                     }
-                    Value::String(s) => add(s.clone(), Vec::new()),
+                    Value::String(s) if !is_binary_str(s) => add(s.clone(), Vec::new()),
                     other => {
-                        return Err(ModuleError::new(format!(
-                            "Unknown group name type {}",
-                            py_type(other)
-                        )))
+                        return Err(ModuleError::with_class(
+                            "TypeError",
+                            format!("Unknown group name type {}", py_type(other)),
+                        ))
                     }
                 }
             }
@@ -125,6 +141,13 @@ fn normalize_groups(cfg: &Value) -> Result<GroupList, ModuleError> {
         Value::Object(m) => {
             for (k, v) in m {
                 let members = match v {
+                    // Upstream iterates a bytes value into ints and fails
+                    // on the first one in `create_group`'s user lookup.
+                    Value::String(s) if is_binary_str(s) => {
+                        return Err(ModuleError::with_class("TypeError", format!(
+                            "getpwnam() argument must be str, not int (the members of group {k} in 'groups' are bytes)"
+                        )))
+                    }
                     Value::Array(a) => a.clone(),
                     Value::Null => Vec::new(),
                     other => vec![other.clone()],
@@ -133,19 +156,32 @@ fn normalize_groups(cfg: &Value) -> Result<GroupList, ModuleError> {
             }
         }
         other => {
-            return Err(ModuleError::new(format!(
-                "Group config must be list, dict or string type only but found {}",
-                py_type(other)
-            )))
+            return Err(ModuleError::with_class(
+                "TypeError",
+                format!(
+                    "Group config must be list, dict or string type only but found {}",
+                    py_type(other)
+                ),
+            ))
         }
     }
-    Ok(grouped
-        .into_iter()
-        .map(|(n, members)| {
-            let refs: Vec<&Value> = members.iter().collect();
-            (n, uniq_merge_sorted(&refs))
-        })
-        .collect())
+    let mut out = GroupList::new();
+    for (n, members) in grouped {
+        // Upstream keeps bytes members and fails on them later, inside
+        // `create_group`'s user lookup (`getpwnam()` takes only str), after
+        // creating the groups before it (or, mixed with str members, at
+        // once when sorting them). We stop before touching any group,
+        // naming the group.
+        if let Some(m) = members.iter().find(|m| is_binary(m)) {
+            return Err(ModuleError::with_class("TypeError", format!(
+                "getpwnam() argument must be str, not {} (a member of group {n} in 'groups' is bytes)",
+                py_type(m)
+            )));
+        }
+        let refs: Vec<&Value> = members.iter().collect();
+        out.push((n, uniq_merge_sorted(&refs)));
+    }
+    Ok(out)
 }
 
 fn set_user(users: &mut UserList, name: &str, cfg: Map<String, Value>) {
@@ -169,7 +205,12 @@ fn normalize_users(
             let mut out = Vec::new();
             for (k, v) in m {
                 match v {
-                    Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                    Value::Bool(_) | Value::Number(_) => {
+                        if is_true(v) {
+                            out.push(Value::String(k.clone()));
+                        }
+                    }
+                    Value::String(s) if !is_binary_str(s) => {
                         if is_true(v) {
                             out.push(Value::String(k.clone()));
                         }
@@ -180,16 +221,16 @@ fn normalize_users(
                         out.push(Value::Object(o));
                     }
                     other => {
-                        return Err(ModuleError::new(format!(
-                            "Unmappable user value type {} for key {k}",
-                            py_type(other)
-                        )))
+                        return Err(ModuleError::with_class(
+                            "TypeError",
+                            format!("Unmappable user value type {} for key {k}", py_type(other)),
+                        ))
                     }
                 }
             }
             out
         }
-        Value::String(_) => uniq_merge_sorted(&[u_cfg])
+        Value::String(s) if !is_binary_str(s) => uniq_merge_sorted(&[u_cfg])
             .into_iter()
             .map(Value::String)
             .collect(),
@@ -199,6 +240,15 @@ fn normalize_users(
     let mut users: UserList = Vec::new();
     for item in &items {
         match item {
+            Value::String(s) if is_binary_str(s) => {
+                return Err(ModuleError::with_class(
+                    "TypeError",
+                    format!(
+                        "User config must be dictionary/list or string  types only and not {}",
+                        py_type(item)
+                    ),
+                ))
+            }
             Value::String(_) | Value::Array(_) => {
                 for u in uniq_merge(&[item]) {
                     if !u.is_empty() && !users.iter().any(|(n, _)| *n == u) {
@@ -210,7 +260,7 @@ fn normalize_users(
                 let mut o = o.clone();
                 let n = o
                     .remove("name")
-                    .map(|v| py_str(&v))
+                    .map(|v| name_of(&v))
                     .unwrap_or_else(|| "default".into());
                 let prev = users
                     .iter()
@@ -220,10 +270,13 @@ fn normalize_users(
                 set_user(&mut users, &n, merge_first_wins(&[&prev, &o]));
             }
             other => {
-                return Err(ModuleError::new(format!(
-                    "User config must be dictionary/list or string  types only and not {}",
-                    py_type(other)
-                )))
+                return Err(ModuleError::with_class(
+                    "TypeError",
+                    format!(
+                        "User config must be dictionary/list or string  types only and not {}",
+                        py_type(other)
+                    ),
+                ))
             }
         }
     }
@@ -249,6 +302,15 @@ fn normalize_users(
                 .cloned()
                 .unwrap_or(Value::Array(Vec::new()));
             let merged_groups = uniq_merge_sorted(&[&parsed_groups, &def_groups]);
+            // Upstream sorts and joins these as str and fails on bytes
+            // (`'<' not supported ...` or `sequence item ...: expected str
+            // instance`, depending on the mix); say which key instead.
+            if merged_groups.iter().any(|g| is_binary_str(g)) {
+                return Err(ModuleError::with_class(
+                    "TypeError",
+                    format!("The default user {name}'s 'groups' must be str, not bytes"),
+                ));
+            }
             parsed.insert("groups".into(), Value::String(merged_groups.join(",")));
             users.push((
                 name.clone(),
@@ -274,7 +336,7 @@ pub fn normalize_users_groups(
     let mut old_user = Map::new();
     if let Some(u) = cfg.get("user").filter(|u| truthy(u)) {
         match u {
-            Value::String(s) => {
+            Value::String(s) if !is_binary_str(s) => {
                 old_user.insert("name".into(), Value::String(s.clone()));
                 deprecate("'user' of type string", "22.2", "Use 'users' list instead.");
             }
@@ -298,7 +360,7 @@ pub fn normalize_users_groups(
             "22.2",
             "Use 'users' as a list.",
         ),
-        Value::String(_) => deprecate(
+        Value::String(s) if !is_binary_str(s) => deprecate(
             "'users' of type <class 'str'>",
             "22.2",
             "Use 'users' as a list.",
@@ -423,3 +485,6 @@ mod tests {
         assert!(normalize_users_groups(&json!({"groups": 5}), &debian()).is_err());
     }
 }
+
+#[cfg(test)]
+mod bytes_tests;

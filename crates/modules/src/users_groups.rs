@@ -5,6 +5,7 @@ use crate::sshutil::{self, DISABLE_USER_OPTS};
 use crate::ugutil::{self, deprecate};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::Stamp;
+use ci_pyval::binary::{decode, is_binary, is_binary_str};
 use ci_pyval::{py_str, py_type, truthy};
 use log::{debug, warn};
 use serde_json::{Map, Value};
@@ -14,6 +15,12 @@ const NEED_HOME: &[&str] = &["ssh_authorized_keys", "ssh_import_id", "ssh_redire
 
 fn merr(e: impl std::fmt::Display) -> ModuleError {
     ModuleError::new(e.to_string())
+}
+
+/// A user name as upstream prints it: bytes names (kept as bytes by the
+/// normalisation) show as `b'...'`.
+fn shown(name: &str) -> String {
+    py_str(&Value::String(name.to_string()))
 }
 
 pub fn handle(ctx: &Ctx) -> ModResult {
@@ -27,7 +34,8 @@ pub fn handle(ctx: &Ctx) -> ModResult {
             .create_group(ctx.host, name, members)
             .map_err(merr)?;
     }
-    for (user, config) in users {
+    for (name, config) in users {
+        let user = shown(&name);
         let mut config = config;
         let set = |keys: &[&str]| -> Vec<String> {
             keys.iter()
@@ -72,21 +80,34 @@ pub fn handle(ctx: &Ctx) -> ModResult {
                 }
             }
         }
-        create_user(ctx, &user, &config, &stamp)?;
+        create_user(ctx, &name, &config, &stamp)?;
     }
     Ok(())
 }
 
 /// Upstream's `distro.create_user`: ensure the user exists, then apply
 /// passwords, locking, doas/sudo and SSH keys (also for existing users).
+/// `name` may hold bytes (see `ugutil`); upstream only fails on that when
+/// it looks the user up.
 pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp) -> ModResult {
     let (host, distro) = (ctx.host, ctx.distro);
+    let raw_name = name;
+    let name_shown = shown(raw_name);
+    let name = name_shown.as_str();
     if let Some(snapuser) = kw.get("snapuser") {
         let mut argv = vec!["snap", "create-user", "--sudoer", "--json"];
         if kw.get("known").is_some_and(truthy) {
             argv.push("--known");
         }
-        let s = py_str(snapuser);
+        // Upstream hands bytes to the command line as they are.
+        let s = match decode(snapuser) {
+            Some(b) => String::from_utf8(b).map_err(|_| {
+                ModuleError::new(format!(
+                    "'snapuser' of user {name} is bytes that are not UTF-8; cannot pass it to snap"
+                ))
+            })?,
+            None => py_str(snapuser),
+        };
         argv.push(&s);
         debug!("Adding snap user {name}");
         let out = host
@@ -102,7 +123,20 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
         );
         return Ok(());
     }
-    let pre_existing = !distro.add_user(host, name, kw).map_err(merr)?;
+    if is_binary_str(raw_name) {
+        // Upstream's first look-up of the user, `pwd.getpwnam(name)`.
+        return Err(ModuleError::with_class(
+            "TypeError",
+            "getpwnam() argument must be str, not bytes",
+        ));
+    }
+    let pre_existing = if host.user(name).is_some() {
+        !distro.add_user(host, name, kw).map_err(merr)?
+    } else {
+        !distro
+            .add_user(host, name, &useradd_kw(kw)?)
+            .map_err(merr)?
+    };
 
     let mut has_existing_password = false;
     let mut blank_specified = false;
@@ -155,6 +189,7 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
     }
 
     if let Some(doas) = kw.get("doas").filter(|d| truthy(d)) {
+        check_doas(doas)?;
         distro
             .write_doas_rules(host, name, doas, stamp)
             .map_err(merr)?;
@@ -165,6 +200,13 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
             "22.2",
             "Use 'null' instead.",
         ),
+        // Upstream refuses a rules value that is neither list nor str.
+        Some(rules) if is_binary(rules) => {
+            return Err(ModuleError::with_class(
+                "TypeError",
+                "Can not create sudoers rule addition with type 'bytes'",
+            ))
+        }
         Some(rules) if truthy(rules) => distro
             .write_sudo_rules(host, name, rules, stamp)
             .map_err(merr)?,
@@ -173,10 +215,15 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
 
     if let Some(keys) = kw.get("ssh_authorized_keys") {
         let keys: Vec<String> = match keys {
-            Value::String(s) => vec![s.clone()],
+            Value::String(s) if !is_binary_str(s) => vec![s.clone()],
             Value::Object(m) => m.values().map(py_str).collect(),
             Value::Array(a) => a.iter().map(py_str).collect(),
-            Value::Null => return Err(ModuleError::new("'NoneType' object is not iterable")),
+            Value::Null => {
+                return Err(ModuleError::with_class(
+                    "TypeError",
+                    "'NoneType' object is not iterable",
+                ))
+            }
             other => {
                 warn!(
                     "Invalid type '<class '{}'>' detected for 'ssh_authorized_keys', expected list, string, dict, or set.",
@@ -208,3 +255,74 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
     }
     Ok(())
 }
+
+/// Upstream matches each doas rule against a str pattern: a bytes rules
+/// value iterates into ints, a bytes rule is refused by `re`.
+fn check_doas(doas: &Value) -> ModResult {
+    if is_binary(doas) {
+        return Err(ModuleError::with_class(
+            "TypeError",
+            "expected string or bytes-like object, got 'int'",
+        ));
+    }
+    if let Value::Array(rules) = doas {
+        if rules.iter().any(is_binary) {
+            return Err(ModuleError::with_class(
+                "TypeError",
+                "cannot use a string pattern on a bytes-like object",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Keys whose value upstream's `add_user` puts after a `useradd` option,
+/// and only when it is a str.
+const USERADD_OPTS: &[&str] = &[
+    "gecos",
+    "homedir",
+    "primary_group",
+    "passwd",
+    "shell",
+    "expiredate",
+    "inactive",
+    "selinux_user",
+];
+
+/// The settings for creating a new user as upstream's `add_user` treats
+/// bytes: it fails on bytes `groups` (and on bytes among them), and leaves
+/// out any other option whose value is not a str.
+fn useradd_kw(kw: &Map<String, Value>) -> Result<Map<String, Value>, ModuleError> {
+    if let Some(groups) = kw.get("groups").filter(|g| truthy(g)) {
+        if is_binary(groups) {
+            // Bytes iterate into ints, which have no `.strip()`.
+            return Err(ModuleError::with_class(
+                "AttributeError",
+                "'int' object has no attribute 'strip'",
+            ));
+        }
+        if let Value::Array(items) = groups {
+            if let Some(i) = items.iter().position(is_binary) {
+                return Err(ModuleError::with_class(
+                    "TypeError",
+                    format!("sequence item {i}: expected str instance, bytes found"),
+                ));
+            }
+        }
+        let creates = kw.get("create_groups").map(truthy).unwrap_or(true);
+        if creates && kw.get("primary_group").is_some_and(is_binary) {
+            // Upstream creates the other missing groups first; we stop
+            // before creating any.
+            return Err(ModuleError::with_class(
+                "TypeError",
+                "getgrnam() argument must be str, not bytes",
+            ));
+        }
+    }
+    let mut out = kw.clone();
+    out.retain(|k, v| !(USERADD_OPTS.contains(&k.as_str()) && is_binary(v)));
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

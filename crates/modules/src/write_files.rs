@@ -5,13 +5,21 @@
 //! missing path or content, an unknown encoding or undecodable permissions
 //! log a warning and the entry (or the setting) is skipped; an error while
 //! decoding or an unknown owner stops the module with an error, entries
-//! after it are not written.
+//! after it are not written. The owner is looked up where upstream looks it
+//! up: when chowning the parent directories it had to create (so they
+//! exist and the file does not), else after writing the file (so the file
+//! exists, owned as written).
+//!
+//! `content` loaded from `!!binary` is bytes (see `ci_yaml::binary`): they
+//! are written as they are, or decoded by `encoding` like text is.
 
 use crate::{Ctx, ModResult, ModuleError};
 use base64::Engine;
 use ci_host::{Host, WriteOpts};
 use ci_pyval::gzip::{decompress_bounded, GzipError};
-use ci_pyval::{abspath, cfg_bool, py_repr, py_str, py_type};
+use ci_pyval::{abspath, cfg_bool};
+// Python's views of values that may hold bytes: messages show `b'...'`.
+use ci_yaml::binary::{self, py_repr, py_str, py_type};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -96,6 +104,18 @@ pub(crate) fn write_files(host: &Host, name: &str, files: &[&Value], fetch: &Fet
         let path = match f.get("path") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
+            // Upstream writes to a bytes path as to its text.
+            Some(Value::String(s)) if binary::is_binary_str(s) => {
+                match binary::decode_str(s).map(String::from_utf8) {
+                    Some(Ok(p)) if !p.is_empty() => Some(abspath(&p)),
+                    Some(Ok(_)) | None => None,
+                    Some(Err(_)) => {
+                        return Err(ModuleError::new(format!(
+                            "write_files entry {n}: path is bytes that are not UTF-8"
+                        )))
+                    }
+                }
+            }
             Some(Value::String(s)) => Some(abspath(s)),
             Some(other) => {
                 return Err(ModuleError::new(format!(
@@ -123,7 +143,7 @@ pub(crate) fn write_files(host: &Host, name: &str, files: &[&Value], fetch: &Fet
         let owner = match f.get("owner") {
             None => Some("root:root".to_string()),
             Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) if !binary::is_binary_str(s) => Some(s.clone()),
             Some(other) => {
                 return Err(ModuleError::new(format!(
                     "write_files entry {n} ({path}): owner must be a string, got {}",
@@ -134,8 +154,11 @@ pub(crate) fn write_files(host: &Host, name: &str, files: &[&Value], fetch: &Fet
         let (user, group) = extract_usergroup(owner.as_deref());
         let perms = decode_perms(f.get("permissions"), DEFAULT_PERMS);
         let append = cfg_bool(f, "append", false);
-        let (uid, gid) = resolve_ids(host, user.as_deref(), group.as_deref())?;
-        write_one(host, &path, &contents, perms, append, uid, gid)?;
+        let owner = Owner {
+            user: user.as_deref(),
+            group: group.as_deref(),
+        };
+        write_one(host, &path, &contents, perms, append, owner)?;
     }
     Ok(())
 }
@@ -197,7 +220,37 @@ fn resolve_ids(
     Ok((uid, gid))
 }
 
+/// The names an entry's file (and the directories made for it) go to.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    user: Option<&'a str>,
+    group: Option<&'a str>,
+}
+
+impl Owner<'_> {
+    fn is_set(&self) -> bool {
+        self.user.is_some() || self.group.is_some()
+    }
+}
+
 fn write_one(
+    host: &Host,
+    path: &str,
+    contents: &[u8],
+    perms: u32,
+    append: bool,
+    owner: Owner<'_>,
+) -> ModResult {
+    ensure_parent(host, path, owner)?;
+    // Upstream looks the owner up only after writing: an unknown one leaves
+    // the file written (owned as created) and then stops the module.
+    let ids = resolve_ids(host, owner.user, owner.group);
+    let (uid, gid) = ids.as_ref().map_or((None, None), |ids| *ids);
+    write_file(host, path, contents, perms, append, uid, gid)?;
+    ids.map(|_| ())
+}
+
+fn write_file(
     host: &Host,
     path: &str,
     contents: &[u8],
@@ -206,7 +259,6 @@ fn write_one(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> ModResult {
-    ensure_parent(host, path, uid, gid)?;
     // Upstream opens the path, so an existing symlink (say /etc/resolv.conf)
     // is written through, not replaced: followed inside the root, and a
     // chain of too many links is an error.
@@ -244,8 +296,9 @@ fn existing_mode(host: &Host, path: &str) -> Option<u32> {
 }
 
 /// Create missing parent directories; like upstream's `ensure_dir`, the
-/// ones created are given the file's owner.
-fn ensure_parent(host: &Host, path: &str, uid: Option<u32>, gid: Option<u32>) -> ModResult {
+/// ones created are given the file's owner, looked up only once they
+/// exist (an unknown owner leaves them created, owned as made).
+fn ensure_parent(host: &Host, path: &str, owner: Owner<'_>) -> ModResult {
     let Some(parent) = Path::new(path).parent() else {
         return Ok(());
     };
@@ -262,6 +315,10 @@ fn ensure_parent(host: &Host, path: &str, uid: Option<u32>, gid: Option<u32>) ->
         cur = p.parent();
     }
     host.create_dir_all(parent, 0o755)?;
+    if !owner.is_set() {
+        return Ok(());
+    }
+    let (uid, gid) = resolve_ids(host, owner.user, owner.group)?;
     if uid.is_some() || gid.is_some() {
         for d in missing.iter().rev() {
             host.chown(d, uid, gid)?;
@@ -454,7 +511,9 @@ fn read_url_or_decode(
     };
     let content = match content {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_bytes().to_vec()),
+        Some(Value::String(s)) => {
+            Some(ci_yaml::binary::decode_str(s).unwrap_or_else(|| s.as_bytes().to_vec()))
+        }
         Some(other) => {
             return Err(format!("content must be a string, got {}", py_type(other)));
         }

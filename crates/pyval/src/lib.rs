@@ -14,7 +14,12 @@
 //! - [`abspath`]: `os.path.abspath` from `/`.
 //! - [`digest`]: `md5`, `sha256`, `hex`.
 //! - [`gzip`]: `gzip.decompress`, bounded.
+//! - [`binary`]: Python `bytes` (what YAML `!!binary` loads to) carried in
+//!   a `Value` string; the views above show them as Python does
+//!   (`b'...'`, type `bytes`, `b''` false), and [`binary::text`] is the
+//!   `isinstance(v, str)` test that bytes do not pass.
 
+pub mod binary;
 mod boolean;
 pub mod digest;
 pub mod gzip;

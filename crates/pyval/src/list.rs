@@ -1,13 +1,16 @@
 //! Config values that may be given as one comma-separated string or as a
 //! list.
 
+use crate::binary::is_binary_str;
 use serde_json::Value;
 
 /// A string is split on commas (pieces trimmed, empty ones dropped); a
 /// list keeps its strings and numbers (as JSON prints them) and skips
-/// other items; anything else is empty.
+/// other items; anything else is empty. Bytes are not text (they never
+/// equal a name in Python), so they are skipped like other non-text.
 pub fn str_list(v: Option<&Value>) -> Vec<String> {
     match v {
+        Some(Value::String(s)) if is_binary_str(s) => Vec::new(),
         Some(Value::String(s)) => s
             .split(',')
             .map(|p| p.trim().to_string())
@@ -16,7 +19,7 @@ pub fn str_list(v: Option<&Value>) -> Vec<String> {
         Some(Value::Array(a)) => a
             .iter()
             .filter_map(|x| match x {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) if !is_binary_str(s) => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             })
@@ -39,5 +42,8 @@ mod tests {
         );
         assert!(str_list(Some(&json!({"a": 1}))).is_empty());
         assert!(str_list(None).is_empty());
+        let bytes = crate::binary::encode(b"a,b");
+        assert!(str_list(Some(&bytes)).is_empty());
+        assert_eq!(str_list(Some(&json!(["a", bytes]))), ["a"]);
     }
 }

@@ -1,7 +1,10 @@
 //! `type()`, `bool()`, `str()` and `repr()` of loaded values as Python
 //! computes them, because upstream puts them into messages, headers and
-//! files users compare against.
+//! files users compare against. Strings holding bytes (see
+//! [`crate::binary`]) are Python `bytes` here, so the marker they travel
+//! as never reaches a message or a file.
 
+use crate::binary::{bytes_repr, decode_str, MARKER};
 use serde_json::Value;
 
 /// `type(value).__name__` (`str`, `int`, `NoneType`, ...), as upstream's
@@ -12,6 +15,7 @@ pub fn py_type(v: &Value) -> &'static str {
         Value::Bool(_) => "bool",
         Value::Number(n) if n.is_f64() => "float",
         Value::Number(_) => "int",
+        Value::String(s) if decode_str(s).is_some() => "bytes",
         Value::String(_) => "str",
         Value::Array(_) => "list",
         Value::Object(_) => "dict",
@@ -24,16 +28,17 @@ pub fn truthy(v: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
+        // The marker alone is `b''`.
+        Value::String(s) => !s.is_empty() && s != MARKER,
         Value::Array(a) => !a.is_empty(),
         Value::Object(m) => !m.is_empty(),
     }
 }
 
-/// `str(value)`: text as is, everything else as its repr.
+/// `str(value)`: text as is, everything else (bytes too) as its repr.
 pub fn py_str(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) if decode_str(s).is_none() => s.clone(),
         other => py_repr(other),
     }
 }
@@ -48,7 +53,10 @@ pub fn py_repr(v: &Value) -> String {
             Some(f) if n.is_f64() => float_repr(f),
             _ => n.to_string(),
         },
-        Value::String(s) => py_quote(s),
+        Value::String(s) => match decode_str(s) {
+            Some(b) => bytes_repr(&b),
+            None => py_quote(s),
+        },
         Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
         Value::Object(m) => format!(
             "{{{}}}",
@@ -184,6 +192,31 @@ mod tests {
         assert_eq!(py_repr(&json!("both ' and \"")), "'both \\' and \"'");
         assert_eq!(py_list(&["NoCloud", "None"]), "['NoCloud', 'None']");
         assert_eq!(py_list::<&str>(&[]), "[]");
+    }
+
+    // Expected values printed by the oracle's Python 3.11 for the values
+    // PyYAML loads from `!!binary`: `str(b'hi')` → `b'hi'`,
+    // `repr({'k': [b'gz', 'x']})` → `{'k': [b'gz', 'x']}`,
+    // `type(b'').__name__` → `bytes`, `bool(b'')` → `False`.
+    #[test]
+    fn bytes_views_like_python() {
+        use crate::binary::encode;
+        let v = json!({"k": [encode(b"gz"), "x"]});
+        assert_eq!(py_repr(&v), "{'k': [b'gz', 'x']}");
+        assert_eq!(py_str(&v), "{'k': [b'gz', 'x']}");
+        assert_eq!(py_str(&encode(b"hi")), "b'hi'");
+        assert_eq!(py_repr(&encode(b"hi")), "b'hi'");
+        assert_eq!(py_str(&encode(b"it's\n\x00")), "b\"it's\\n\\x00\"");
+        assert_eq!(py_str(&encode(b"")), "b''");
+        assert_eq!(py_type(&encode(b"")), "bytes");
+        assert_eq!(py_type(&encode(b"\xff")), "bytes");
+        assert!(!truthy(&encode(b"")));
+        assert!(truthy(&encode(b"\x00")));
+        // Text that only looks like the marker stays text.
+        let fake = json!("\u{FDD0}ci-binary:aGk");
+        assert_eq!(py_type(&fake), "str");
+        assert_eq!(py_str(&fake), "\u{FDD0}ci-binary:aGk");
+        assert!(truthy(&json!("\u{FDD0}")));
     }
 
     #[test]

@@ -104,6 +104,36 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_strings_and_shown_as_python_bytes() {
+        // Upstream's documented `!!binary` write_files example is valid.
+        let gz = ci_yaml::load(
+            "write_files:\n- encoding: gzip\n  content: !!binary |\n    \
+             H4sIAIDb/U8C/1NW1E/KzNMvzuBKTc7IV8hIzcnJVyjPL8pJ4QIA6N+MVxsAAAA=\n  \
+             path: /usr/bin/hello\n  permissions: '0755'\n",
+        )
+        .unwrap();
+        assert!(validate_cloud_config(&gz).is_empty());
+        // What `cloud-init schema -c` of 25.1.4 reports for bytes that do
+        // not fit.
+        let bad = ci_yaml::load(
+            "write_files:\n- path: /x\n  encoding: !!binary Z3o=\n  content: !!binary aGk=\n\
+             packages: !!binary aGk=\n",
+        )
+        .unwrap();
+        assert_eq!(
+            validate_cloud_config(&bad).errors,
+            vec![
+                Problem::new("packages", "b'hi' is not of type 'array'"),
+                Problem::new(
+                    "write_files.0.encoding",
+                    "b'gz' is not one of ['gz', 'gzip', 'gz+base64', 'gzip+base64', 'gz+b64', \
+                     'gzip+b64', 'b64', 'base64', 'text/plain']"
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn deprecated_user_key() {
         let p = validate_cloud_config(&json!({"users": [{"name": "a", "lock-passwd": true}]}));
         assert!(p.errors.is_empty());

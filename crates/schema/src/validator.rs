@@ -4,7 +4,10 @@
 //! errors users see.
 
 use crate::regex::Regex;
-use ci_pyval::{py_quote, py_repr};
+use ci_pyval::py_quote;
+// Loaded values may hold bytes (YAML `!!binary`); messages show them as
+// Python does, `b'...'`.
+use ci_yaml::binary::{self, py_repr};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -223,7 +226,11 @@ impl<'s> Validator<'s> {
                 let (Some(s), Some(n)) = (inst.as_str(), val.as_u64()) else {
                     return;
                 };
-                let len = s.chars().count() as u64;
+                // Upstream's checker counts a bytes value's bytes.
+                let len = match binary::decode_str(s) {
+                    Some(b) => b.len() as u64,
+                    None => s.chars().count() as u64,
+                };
                 if kw == "minLength" && len < n {
                     push(format!("{} is too short", py_repr(inst)));
                 } else if kw == "maxLength" && len > n {
@@ -237,9 +244,14 @@ impl<'s> Validator<'s> {
                 }
             }
             "pattern" => {
+                // A str pattern cannot search bytes (upstream's `re` raises
+                // instead of reporting); report nothing for them.
                 let (Some(s), Some(p)) = (inst.as_str(), val.as_str()) else {
                     return;
                 };
+                if binary::is_binary_str(s) {
+                    return;
+                }
                 if !Regex::new(p).is_some_and(|r| r.is_match(s)) {
                     push(format!("{} does not match {}", py_repr(inst), py_quote(p)));
                 }
@@ -362,7 +374,10 @@ impl<'s> Validator<'s> {
             // Upstream's FormatChecker only has checkers whose libraries are
             // installed; of the formats our schemas use, that is `date`
             // (`uri` needs rfc3987, which upstream does not require).
-            "format" if val.as_str() == Some("date") && !is_date(inst) => {
+            // The date checker passes anything that is not str, bytes too.
+            "format"
+                if val.as_str() == Some("date") && !binary::is_binary(inst) && !is_date(inst) =>
+            {
                 push(format!("{} is not a 'date'", py_repr(inst)));
             }
             "allOf" => {
@@ -628,7 +643,8 @@ fn matches_type(instance: &Value, schema: &Value) -> bool {
 }
 
 /// Draft 4 types as Python sees YAML-loaded values: `integer` excludes
-/// floats (even 1.0) and booleans.
+/// floats (even 1.0) and booleans; `string` includes bytes (upstream's
+/// type checker accepts them, so `!!binary` content is valid).
 pub fn is_type(v: &Value, t: &str) -> bool {
     match t {
         "string" => v.is_string(),

@@ -314,7 +314,9 @@ impl InstanceFacts {
             .iter()
             .map(|k| k.to_lowercase())
             .collect();
-        let processed = match self.raw_document() {
+        // Upstream processes the document as it reads back from JSON, where
+        // bytes (YAML `!!binary` in meta-data) have become `ci-b64:` text.
+        let processed = match ci_yaml::binary::to_ci_b64(&self.raw_document()) {
             Value::Object(m) => Value::Object(process_instance_metadata(&m, "", &keys)),
             other => other,
         };
@@ -605,6 +607,35 @@ mod tests {
         assert_eq!(si.dist[0], "debian");
         assert_eq!(si.variant, "debian");
         assert_eq!(si.uname[4], std::env::consts::ARCH);
+    }
+
+    #[test]
+    fn bytes_in_meta_data_are_listed_as_base64_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let facts = InstanceFacts {
+            cloud_name: "nocloud".into(),
+            platform: "nocloud".into(),
+            subplatform: "seed-dir (/var/lib/cloud/seed/nocloud)".into(),
+            region: None,
+            availability_zone: None,
+            instance_id: "i-1".into(),
+            local_hostname: None,
+            public_ssh_keys: Vec::new(),
+            ds: json!({"meta_data": {"blob": ci_yaml::binary::encode(&[0xff]),
+                                     "list": [ci_yaml::binary::encode(b"hi")]}}),
+            merged_system_cfg: json!({}),
+            sys_info: SysInfo::detect(&h),
+            sensitive_keys: Vec::new(),
+        };
+        let (sensitive, _) = facts.documents();
+        // As upstream's process_instance_metadata leaves b'\xff' and [b'hi'].
+        assert_eq!(sensitive["ds"]["meta_data"]["blob"], json!("/w=="));
+        assert_eq!(sensitive["ds"]["meta_data"]["list"], json!(["ci-b64:aGk="]));
+        assert_eq!(
+            sensitive["base64_encoded_keys"],
+            json!(["ds/meta_data/blob"])
+        );
     }
 
     #[test]

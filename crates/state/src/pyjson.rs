@@ -1,7 +1,9 @@
 //! JSON text exactly as Python's `json.dumps` writes it, so files written by
 //! us compare byte-for-byte with upstream's and tools that diff them (or
 //! grep them) keep working: `ensure_ascii` escaping, float `repr`, empty
-//! containers inline, optional indent and key sorting.
+//! containers inline, optional indent and key sorting. Bytes (YAML
+//! `!!binary`, carried as `ci_yaml::binary` strings) come out as
+//! `"ci-b64:<base64>"`, what upstream's `json_serialize_default` writes.
 
 use serde_json::{Map, Number, Value};
 
@@ -63,7 +65,10 @@ fn write_value(out: &mut String, v: &Value, style: &Style, level: usize) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => out.push_str(&number(n)),
-        Value::String(s) => write_str(out, s),
+        Value::String(s) => match ci_yaml::binary::base64_of(s) {
+            Some(b64) => write_str(out, &format!("ci-b64:{b64}")),
+            None => write_str(out, s),
+        },
         Value::Array(a) => {
             if a.is_empty() {
                 out.push_str("[]");
@@ -172,6 +177,19 @@ mod tests {
         ] {
             assert_eq!(float_repr(x), want, "{x}");
         }
+    }
+
+    #[test]
+    fn bytes_as_ci_b64() {
+        let v = json!({"a": ci_yaml::binary::encode(b"hello"), "b": [ci_yaml::binary::encode(&[0xff])]});
+        // What upstream's atomic_helper.json_dumps writes for b'hello' / [b'\xff'].
+        assert_eq!(
+            json_dumps(&v),
+            "{\n \"a\": \"ci-b64:aGVsbG8=\",\n \"b\": [\n  \"ci-b64:/w==\"\n ]\n}"
+        );
+        // Text that only looks like the marker stays text.
+        let odd = "\u{FDD0}ci-binary:aGk";
+        assert_eq!(dumps(&json!(odd), &COMPACT), "\"\\ufdd0ci-binary:aGk\"");
     }
 
     #[test]

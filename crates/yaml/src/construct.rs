@@ -296,12 +296,12 @@ pub(crate) fn construct_scalar(node: &Node, short: &str) -> Result<Value, YamlEr
             .map(Value::String)
             .map_err(bad),
         _ => {
+            if let Some(e) = scalar::ascii_error(text) {
+                return Err(bad(e));
+            }
             let bytes = scalar::decode_base64(text)
                 .map_err(|e| bad(format!("failed to decode base64 data: {e}")))?;
-            Ok(Value::String(match String::from_utf8(bytes) {
-                Ok(s) => s,
-                Err(e) => scalar::encode_base64(e.as_bytes()),
-            }))
+            Ok(crate::binary::encode(&bytes))
         }
     }
 }
@@ -317,7 +317,14 @@ pub(crate) fn undefined(node: &Node, tag: &str) -> YamlError {
 /// compares equal across types (`1 == 1.0 == True`). `None` when unhashable.
 fn json_key(v: &Value) -> Option<(String, Option<String>)> {
     match v {
-        Value::String(s) => Some((s.clone(), None)),
+        // Keys stay text: bytes as their UTF-8 text, else their base64.
+        Value::String(s) => match crate::binary::decode_str(s) {
+            Some(b) => Some((
+                String::from_utf8(b).unwrap_or_else(|e| scalar::encode_base64(e.as_bytes())),
+                None,
+            )),
+            None => Some((s.clone(), None)),
+        },
         Value::Null => Some(("null".into(), None)),
         Value::Bool(b) => Some((b.to_string(), Some(format!("n:{}", u8::from(*b))))),
         Value::Number(n) => {

@@ -380,6 +380,10 @@ impl Emitter {
     }
 
     fn scalar(&mut self, v: &Value) {
+        if let Some(bytes) = crate::binary::decode(v) {
+            self.binary(&bytes);
+            return;
+        }
         let (text, implicit) = scalar_text(v);
         let chars: Vec<char> = text.chars().collect();
         let a = analyze(&chars);
@@ -403,6 +407,41 @@ impl Emitter {
             Style::Double => self.write_double_quoted(&chars, split),
         }
         self.pop_indent();
+    }
+
+    /// PyYAML's `represent_binary`: tag `!!binary`, `base64.encodebytes`
+    /// text (76 characters a line), literal style where a block scalar
+    /// may go, double quotes elsewhere (and for no bytes, whose empty text
+    /// cannot be a block scalar).
+    fn binary(&mut self, bytes: &[u8]) {
+        let b64 = crate::scalar::encode_base64(bytes);
+        let mut text = String::with_capacity(b64.len() + b64.len() / 76 + 1);
+        for line in b64.as_bytes().chunks(76) {
+            text.push_str(std::str::from_utf8(line).unwrap_or_default());
+            text.push('\n');
+        }
+        self.write_indicator("!!binary", true, false, false);
+        self.increase_indent(true, false);
+        if self.flow_level == 0 && !self.simple_key_context && !text.is_empty() {
+            self.write_literal(&text);
+        } else {
+            let chars: Vec<char> = text.chars().collect();
+            let split = !self.simple_key_context;
+            self.write_double_quoted(&chars, split);
+        }
+        self.pop_indent();
+    }
+
+    /// PyYAML's `write_literal` for text of complete lines that starts with
+    /// neither a space nor a break (no chomping or indentation hint).
+    fn write_literal(&mut self, text: &str) {
+        self.write_indicator("|", true, false, false);
+        self.write_line_break(None);
+        for line in text.lines() {
+            self.write_indent();
+            self.write(line);
+            self.write_line_break(None);
+        }
     }
 
     fn write_plain(&mut self, text: &[char], split: bool) {

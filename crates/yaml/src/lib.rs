@@ -9,6 +9,7 @@
 //! - Errors carry 1-based line and column and PyYAML's problem text, plus
 //!   its context and context mark ([`YamlError::reported_mark`] is the mark
 //!   upstream prints, [`YamlError::pyyaml_text`] the full `str(e)`).
+//! - [`binary`]: the bytes `!!binary` loads to, inside JSON values.
 //!   A character PyYAML's reader refuses (C0 controls but TAB/LF/CR, DEL,
 //!   C1 controls but NEL, U+FFFE/U+FFFF) is an error wherever it is, with
 //!   PyYAML's `position` and no mark ([`YamlError::mark`] is `None`).
@@ -27,11 +28,15 @@
 //!
 //! Where JSON cannot represent what Python builds: NaN/±inf →
 //! `"NaN"`/`"Infinity"`/`"-Infinity"`; timestamps → Python's `str()` of the
-//! date/datetime; `!!binary` → UTF-8 text (else canonical base64); `!!set` →
+//! date/datetime; `!!binary` → bytes as [`binary`] carries them (a string
+//! of U+FDD0, a tag and canonical base64: use [`binary::decode`],
+//! [`binary::py_repr`], [`binary::to_ci_b64`], never the text; [`dump`]
+//! writes them back as `!!binary`); `!!set` →
 //! list of members; `!!omap`/`!!pairs` → list of `[key, value]`; non-string
 //! keys → json.dumps key text (`true`, `null`, `1`, `1.5`); integers beyond
 //! i64/u64 → f64.
 
+pub mod binary;
 mod compose;
 mod construct;
 mod emit;

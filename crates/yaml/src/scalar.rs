@@ -6,8 +6,8 @@
 //! - `.inf`, `-.inf`, `.nan` become the strings `"Infinity"`,
 //!   `"-Infinity"`, `"NaN"` (what Python's `json.dumps` writes for them);
 //! - timestamps become the string Python's `str()` gives the date/datetime;
-//! - `!!binary` becomes the decoded text when it is UTF-8, else canonical
-//!   base64 of the decoded bytes.
+//! - `!!binary` becomes bytes as `crate::binary` carries them (a marked
+//!   string of canonical base64), whatever the bytes are.
 
 use crate::resolve::timestamp_parts;
 use serde_json::{Number, Value};
@@ -296,6 +296,36 @@ pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// PyYAML's `construct_yaml_binary` refuses non-ASCII text with the
+/// `UnicodeEncodeError` of `str.encode('ascii')`: the first run of
+/// non-ASCII characters, by code point position.
+pub(crate) fn ascii_error(s: &str) -> Option<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let start = chars.iter().position(|c| !c.is_ascii())?;
+    let run = chars
+        .get(start..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|c| !c.is_ascii())
+        .count();
+    let what = if run == 1 {
+        let c = u32::from(chars.get(start).copied().unwrap_or('?'));
+        let esc = if c <= 0xff {
+            format!("\\x{c:02x}")
+        } else if c <= 0xffff {
+            format!("\\u{c:04x}")
+        } else {
+            format!("\\U{c:08x}")
+        };
+        format!("character '{esc}' in position {start}")
+    } else {
+        format!("characters in position {start}-{}", start + run - 1)
+    };
+    Some(format!(
+        "failed to convert base64 data into ascii: 'ascii' codec can't encode {what}: ordinal not in range(128)"
+    ))
+}
+
 pub(crate) fn encode_base64(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
@@ -374,5 +404,16 @@ mod tests {
         assert_eq!(decode_base64("aGVs\nbG8=").as_deref(), Ok(&b"hello"[..]));
         assert_eq!(encode_base64(b"hello"), "aGVsbG8=");
         assert!(decode_base64("aGVsbG8").is_err());
+    }
+
+    #[test]
+    fn ascii_errors_name_pythons_positions() {
+        assert_eq!(ascii_error("aGk="), None);
+        let e = |s| ascii_error(s).unwrap();
+        assert!(e("\u{e9}")
+            .ends_with("encode character '\\xe9' in position 0: ordinal not in range(128)"));
+        assert!(e("aGk=\u{e9}\u{20ac}x").contains("characters in position 4-5:"));
+        assert!(e("aGk=\n\u{20ac}").contains("character '\\u20ac' in position 5"));
+        assert!(e("\u{1F600}").contains("character '\\U0001f600'"));
     }
 }

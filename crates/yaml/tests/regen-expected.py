@@ -7,10 +7,12 @@ Run with the oracle's interpreter (PyYAML 6):
 For each corpus/NAME.yaml it writes either
   NAME.json        json.dumps(yaml.safe_load(text)) with the value mapping
                    ci-yaml documents (NaN/inf -> "NaN"/"Infinity"/"-Infinity",
-                   bytes -> UTF-8 text or base64, set -> list, date/datetime
+                   bytes -> ci_yaml::binary's marker string (as keys:
+                   UTF-8 text or base64), set -> list, date/datetime
                    -> str(), non-str keys -> json.dumps key text),
   NAME.dump.yaml   yaml.safe_dump(obj, default_flow_style=False) of the
-                   JSON-normalised object (what ci_yaml::dump receives),
+                   JSON-normalised object (what ci_yaml::dump receives,
+                   its marker strings as bytes again),
   NAME.dumps.yaml  cloud-init's safeyaml.dumps style (indent 4, ---/...),
   NAME.marks.json  dotted path -> [line, column] (1-based) of the start mark
                    of every mapping key and sequence item node, walking
@@ -52,7 +54,27 @@ def key_text(k):
         return repr(k)
     if isinstance(k, int):
         return str(k)
+    if isinstance(k, bytes):
+        try:
+            return k.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(k).decode("ascii")
     return str(normalise(k))
+
+
+# ci_yaml::binary::MARKER: how ci-yaml carries bytes in a JSON string.
+BINARY_MARKER = "\ufdd0ci-binary:"
+
+
+def with_bytes(v):
+    """The JSON-normalised object with marker strings as bytes again."""
+    if isinstance(v, dict):
+        return {k: with_bytes(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [with_bytes(x) for x in v]
+    if isinstance(v, str) and v.startswith(BINARY_MARKER):
+        return base64.b64decode(v[len(BINARY_MARKER):])
+    return v
 
 
 def normalise(v):
@@ -72,10 +94,7 @@ def normalise(v):
             return "Infinity" if v > 0 else "-Infinity"
         return v
     if isinstance(v, bytes):
-        try:
-            return v.decode("utf-8")
-        except UnicodeDecodeError:
-            return base64.b64encode(v).decode("ascii")
+        return BINARY_MARKER + base64.b64encode(v).decode("ascii")
     if isinstance(v, (datetime.date, datetime.datetime)):
         return str(v)
     return v
@@ -160,7 +179,7 @@ def main():
         with open(base + ".json", "w") as f:
             f.write(json.dumps(norm, sort_keys=False, ensure_ascii=False, indent=1))
             f.write("\n")
-        plain = json.loads(json.dumps(norm))
+        plain = with_bytes(json.loads(json.dumps(norm)))
         with open(base + ".dump.yaml", "w", newline="") as f:
             f.write(yaml.safe_dump(plain, default_flow_style=False))
         with open(base + ".dumps.yaml", "w", newline="") as f:

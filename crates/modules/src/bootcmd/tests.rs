@@ -68,3 +68,39 @@ fn really_runs_through_chroot_when_root() {
         "i-test\n"
     );
 }
+
+// The oracle (cloud-init 25.1.4) on `bootcmd: [!!binary aGVsbG8=]` logs
+//     Failed to shellify bootcmd: Unable to shellify type 'bytes'. Expected list, string, tuple. Got: b'hello'
+// and raises that TypeError without running anything.
+#[test]
+fn binary_command_fails_before_running_like_upstream() {
+    logcap::init();
+    let cfg = ci_yaml::load("bootcmd: [!!binary aGVsbG8=]").unwrap();
+    let env = TestEnv::new(cfg);
+    let err = handle(&env.ctx("bootcmd")).unwrap_err();
+    let want = "Unable to shellify type 'bytes'. Expected list, string, tuple. Got: b'hello'";
+    assert_eq!(err.to_string(), want);
+    assert!(env.rec.lines().is_empty());
+    assert!(logcap::warnings().contains(&format!("Failed to shellify bootcmd: {want}")));
+}
+
+// `bootcmd: [[sh, -c, 'printf %s "$1" > /out', x, !!binary aGVsbG8=]]`:
+// upstream's script line quotes `str(b'hello')`, so the shell sees the
+// word `b'hello'` (oracle's shellify: `... 'x' 'b'\''hello'\'''`). With
+// root rights the script really runs through chroot in a temp root.
+#[test]
+fn binary_word_reaches_the_shell_as_python_str_when_root() {
+    let Some(root) = crate::testutil::chroot_root() else {
+        eprintln!("note: not root or /bin/sh not copyable; chroot test skipped");
+        return;
+    };
+    let cfg = ci_yaml::load("bootcmd: [[sh, -c, 'printf %s \"$1\" > /out', x, !!binary aGVsbG8=]]")
+        .unwrap();
+    let mut env = TestEnv::new(cfg);
+    env.host = ci_host::Host::new(root.path());
+    handle(&env.ctx("bootcmd")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("out")).unwrap(),
+        "b'hello'"
+    );
+}

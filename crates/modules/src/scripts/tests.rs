@@ -123,3 +123,46 @@ fn real_scripts_run_in_a_chroot_when_root() {
     );
     assert_eq!(env.read("/order"), "a\nb\nc\n");
 }
+
+#[test]
+fn bytes_vendor_prefix_matches_upstream() {
+    logcap::init();
+    let vendor = "/var/lib/cloud/instances/i-test/scripts/vendor";
+    // A bytes prefix is neither str nor list: upstream's TypeError, logged
+    // as the vendor step's failure.
+    let env =
+        TestEnv::new(ci_yaml::load("vendor_data: {prefix: !!binary L3Vzci9iaW4vZW52}").unwrap());
+    env.write_mode(&format!("{vendor}/v1"), "#!/bin/sh\n", 0o700);
+    let err = handle_vendor(&env.ctx("scripts_vendor")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "exe_prefix must be None, str, or list (got bytes)"
+    );
+    assert_eq!(err.py_class(), "TypeError");
+    assert!(logcap::warnings().contains(
+        &"Failed to run module scripts_vendor (vendor in /var/lib/cloud/instance/scripts/vendor)"
+            .to_string()
+    ));
+    assert!(env.rec.calls().is_empty());
+    crate::users_groups::tests::assert_no_marker(&env);
+
+    // Bytes words of a list go on the command line as they are.
+    let env = TestEnv::new(
+        ci_yaml::load("vendor_data: {prefix: [!!binary L3Vzci9iaW4vZW52, X=1]}").unwrap(),
+    );
+    env.write_mode(&format!("{vendor}/v1"), "#!/bin/sh\n", 0o700);
+    handle_vendor(&env.ctx("scripts_vendor")).unwrap();
+    assert_eq!(env.rec.lines(), [format!("/usr/bin/env X=1 {vendor}/v1")]);
+    crate::users_groups::tests::assert_no_marker(&env);
+
+    // ... which cannot hold bytes that are not UTF-8: a clear error instead.
+    let env = TestEnv::new(ci_yaml::load("vendor_data: {prefix: [!!binary /w==]}").unwrap());
+    env.write_mode(&format!("{vendor}/v1"), "#!/bin/sh\n", 0o700);
+    let err = handle_vendor(&env.ctx("scripts_vendor")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vendor_data.prefix: b'\\xff' is bytes that are not UTF-8 and cannot be put on a command line"
+    );
+    assert!(env.rec.calls().is_empty());
+    crate::users_groups::tests::assert_no_marker(&env);
+}

@@ -151,7 +151,9 @@ fn unknown_owner_and_bad_base64_stop_the_module() {
         "Unknown user or group: \"getpwnam(): name not found: 'nobody'\""
     );
     assert!(env.host.exists("/first"));
-    assert!(!env.host.exists("/bad"));
+    // The parent existed, so upstream wrote the file before it looked the
+    // owner up (as 25.1.4 does): written, owned as made.
+    assert_eq!(env.read("/bad"), "x");
     assert!(!env.host.exists("/after"));
 
     let env = TestEnv::new(json!({"write_files": [
@@ -320,4 +322,131 @@ fn image_links_resolve_inside_the_root_and_long_chains_fail() {
         .root()
         .join(victim.strip_prefix("/").unwrap())
         .exists());
+}
+
+/// Upstream's documented `!!binary` example for write_files.
+const GZIP_EXAMPLE: &str = "write_files:
+- encoding: gzip
+  content: !!binary |
+    H4sIAIDb/U8C/1NW1E/KzNMvzuBKTc7IV8hIzcnJVyjPL8pJ4QIA6N+MVxsAAAA=
+  path: /usr/bin/hello
+  permissions: '0755'
+";
+
+fn yaml_env(text: &str) -> TestEnv {
+    TestEnv::new(ci_yaml::load(text).unwrap())
+}
+
+#[test]
+fn binary_gzip_example_writes_the_script() {
+    let env = yaml_env(GZIP_EXAMPLE);
+    handle(&env.ctx("write_files")).unwrap();
+    // What 25.1.4 writes: gzip.decompress of the !!binary bytes.
+    assert_eq!(env.read("/usr/bin/hello"), "#!/bin/sh\necho hello world\n");
+    assert_eq!(env.mode("/usr/bin/hello"), 0o755);
+}
+
+#[test]
+fn binary_content_is_written_byte_exact() {
+    let elf: &[u8] = b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe\x80\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(elf);
+    let env = yaml_env(&format!(
+        "write_files:\n- path: /bin/tool\n  permissions: '0700'\n  content: !!binary |\n    {b64}\n"
+    ));
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(std::fs::read(env.host.path("/bin/tool")).unwrap(), elf);
+    assert_eq!(env.mode("/bin/tool"), 0o700);
+}
+
+#[test]
+fn binary_content_goes_through_b64_and_gz_b64() {
+    // !!binary of the text "aGVsbG8K": b64decode of those bytes is "hello\n".
+    let gz_b64 = {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"zipped\n").unwrap();
+        let gz = enc.finish().unwrap();
+        let inner = base64::engine::general_purpose::STANDARD.encode(gz);
+        base64::engine::general_purpose::STANDARD.encode(inner)
+    };
+    let env = yaml_env(&format!(
+        "write_files:\n\
+         - {{path: /b64, encoding: b64, content: !!binary YUdWc2JHOEsK}}\n\
+         - path: /gzb64\n  encoding: gz+b64\n  content: !!binary {gz_b64}\n"
+    ));
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/b64"), "hello\n");
+    assert_eq!(env.read("/gzb64"), "zipped\n");
+}
+
+#[test]
+fn binary_settings_are_shown_as_python_bytes() {
+    logcap::init();
+    let env = yaml_env(
+        "write_files:\n\
+         - {path: /p, content: !!binary aGk=, encoding: !!binary R1o=, permissions: !!binary MDc1NQ==}\n\
+         - {path: !!binary L3E=, content: !!binary aGVsbG8=}\n",
+    );
+    let before = logcap::all().len();
+    handle(&env.ctx("write_files")).unwrap();
+    let logged = logcap::all()[before..].join("\n");
+    // 25.1.4's warnings for encoding b'GZ' and permissions b'0755'.
+    let w = logcap::warnings();
+    for want in [
+        "Unknown encoding type b'gz', assuming text/plain",
+        "Undecodable permissions b'0755', returning default 644",
+    ] {
+        assert!(w.iter().any(|l| l == want), "{want}: {w:?}");
+    }
+    assert!(!logged.contains('\u{FDD0}'), "{logged}");
+    assert_eq!(env.read("/p"), "hi");
+    assert_eq!(env.mode("/p"), 0o644);
+    // A bytes path is written as upstream writes it, to its text.
+    assert_eq!(env.read("/q"), "hello");
+}
+
+#[test]
+fn unknown_owner_leaves_created_parents_and_no_file() {
+    for (module, defer) in [("write_files", false), ("write_files_deferred", true)] {
+        let env = TestEnv::new(json!({"write_files": [
+            {"path": "/opt/new/deep/f", "content": "x", "owner": "nosuch:nosuch", "defer": defer},
+            {"path": "/after", "content": "2", "defer": defer},
+        ]}));
+        passwd(&env);
+        let ctx = env.ctx(module);
+        let err = if defer {
+            handle_deferred(&ctx)
+        } else {
+            handle(&ctx)
+        }
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unknown user or group: \"getpwnam(): name not found: 'nosuch'\"",
+            "{module}"
+        );
+        // As 25.1.4: ensure_dir made the directories (0755, owned as made)
+        // before the owner lookup failed; the file and later entries are
+        // not written.
+        let me = std::fs::metadata(env.host.path("/")).unwrap();
+        for d in ["/opt", "/opt/new", "/opt/new/deep"] {
+            assert!(env.host.is_dir(d), "{module}: {d}");
+            assert_eq!(env.mode(d), 0o755, "{module}: {d}");
+            let md = std::fs::metadata(env.host.path(d)).unwrap();
+            assert_eq!((md.uid(), md.gid()), (me.uid(), me.gid()), "{module}: {d}");
+        }
+        assert!(!env.host.exists("/opt/new/deep/f"), "{module}");
+        assert!(!env.host.exists("/after"), "{module}");
+    }
+    // An unknown group fails the same way, after the directories too.
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/srv/x/f", "content": "x", "owner": "root:nogroup", "defer": true},
+    ]}));
+    let err = handle_deferred(&env.ctx("write_files_deferred")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("getgrnam(): name not found: 'nogroup'"),
+        "{err}"
+    );
+    assert!(env.host.is_dir("/srv/x"));
+    assert!(!env.host.exists("/srv/x/f"));
 }
