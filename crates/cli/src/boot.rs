@@ -9,7 +9,7 @@ use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
 use ci_host::Host;
 use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
-use ci_modules::{Frequency, InstanceInfo};
+use ci_modules::{Ctx, Frequency, InstanceInfo};
 use ci_sources::ephemeral::SystemNet;
 use ci_sources::{Datasource, SearchEvent, SourceContext, SourceOptions, Stage as DsStage};
 use ci_state::identity::PlatformIdentity;
@@ -225,6 +225,12 @@ impl Boot {
         }
         self.persist_instance_data(ds.as_ref(), &cfg, &paths);
         let event_cfg = self.full_config(ds.as_ref());
+        if local {
+            // Before the network comes up, so that a DHCP client already
+            // sends this name. This boot's user-data is not consumed yet: the
+            // config holds only what an earlier boot of this instance left.
+            self.maybe_set_hostname(&event_cfg, &paths, ds.as_ref(), "local", "network");
+        }
         let apply =
             net_events::should_apply(&ctx, &paths, &mut ds, &event_cfg, reflected.new_instance);
         consume::network_config(&self.host, &paths, Some(ds.as_ref()), &cfg, apply, bring_up);
@@ -235,6 +241,17 @@ impl Boot {
             return Some(display);
         }
         // Network stage (or a local-mode datasource): user-data and init modules.
+        // The hostname is tried again before this boot's user-data is
+        // consumed, so the config is still the one the local stage used (plus
+        // the cloud-config an earlier boot of this instance left).
+        let pre_consume = self.full_config(ds.as_ref());
+        self.maybe_set_hostname(
+            &pre_consume,
+            &paths,
+            ds.as_ref(),
+            "init-net",
+            "modules:config",
+        );
         let rejected = consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
         if errors.is_empty() && rejected.is_none() {
             crate::schema_boot::validate_user_data(&self.host, &paths);
@@ -254,6 +271,46 @@ impl Boot {
         // Strict mode: the modules ran without the user-data; the stage fails.
         errors.extend(rejected);
         Some(display)
+    }
+
+    /// Upstream's `_maybe_set_hostname`: when the config or the
+    /// datasource's metadata names a host, run `set_hostname` now, outside
+    /// the module list (no semaphore, no event). It remembers what it set in
+    /// `data/set-hostname`, so the module later sees no change; a failure is
+    /// only noted, as the module runs again in `retry_stage`.
+    fn maybe_set_hostname(
+        &self,
+        cfg: &Value,
+        paths: &Paths,
+        ds: &dyn Datasource,
+        stage: &str,
+        retry_stage: &str,
+    ) {
+        if !names_a_host(&self.host, cfg, ds) {
+            return;
+        }
+        let Some(handler) = ci_modules::lookup("set_hostname").and_then(|m| m.handler) else {
+            return;
+        };
+        let distro = Distro::from_config(cfg);
+        let info = instance_info(&self.host, ds, cfg);
+        let module_cfg = strip_system_info(cfg);
+        let ctx = Ctx {
+            name: "set_hostname",
+            host: &self.host,
+            cfg: &module_cfg,
+            distro: &distro,
+            paths,
+            instance: &info,
+            args: &[],
+            version: crate::VERSION,
+            uptime: self.host.uptime(),
+        };
+        if let Err(e) = handler(&ctx) {
+            log::debug!(
+                "Failed setting hostname in {stage} stage. Will retry in {retry_stage} stage. Error: {e}."
+            );
+        }
     }
 
     /// `_restore_from_checked_cache`: reuse the cached datasource if allowed.
@@ -529,10 +586,8 @@ impl Boot {
         freq: Option<Frequency>,
         args: Vec<String>,
     ) -> i32 {
-        if ci_modules::lookup(name).is_none() {
-            log::error!("Could not find module named {name}");
-            return 1;
-        }
+        // Unknown and removed names go to the runner too: it logs them as
+        // upstream's module loader does, then nothing has run.
         let entry = ModuleEntry {
             name: name.to_string(),
             frequency: None,
@@ -549,10 +604,38 @@ impl Boot {
             },
         );
         match report.outcomes.first() {
-            Some((_, runner::Outcome::Failed(_))) | Some((_, runner::Outcome::Unknown)) => 1,
+            Some((_, runner::Outcome::Failed(_))) => {
+                log::warn!(target: "main.py", "Ran {name} but it failed!");
+                1
+            }
+            Some((_, runner::Outcome::Unknown)) | None => {
+                log::warn!(target: "main.py", "Did not run {name}, does it exist?");
+                1
+            }
             _ => 0,
         }
     }
+}
+
+/// Whether the config (`fqdn`, `hostname`) or the metadata alone (no
+/// fallback to the machine's current name) gives a hostname: upstream's
+/// `get_hostname_fqdn(..., metadata_only=True)` yielding a non-empty one.
+fn names_a_host(host: &Host, cfg: &Value, ds: &dyn Datasource) -> bool {
+    if let Some(fqdn) = cfg.get("fqdn") {
+        let hostname = ci_pyval::cfg_str(cfg, "hostname").unwrap_or_else(|| {
+            let fqdn = ci_pyval::py_str(fqdn);
+            fqdn.split('.').next().unwrap_or_default().to_string()
+        });
+        return !hostname.is_empty();
+    }
+    if let Some(h) = cfg.get("hostname") {
+        // `a.b` gives `a`; a leading dot keeps the whole value: both non-empty
+        // exactly when the value is.
+        return ci_pyval::truthy(h);
+    }
+    ds.get_hostname(host, false, true)
+        .hostname
+        .is_some_and(|h| !h.is_empty())
 }
 
 /// Module configuration never sees `system_info` (kept for the distro).
@@ -565,9 +648,12 @@ fn strip_system_info(cfg: &Value) -> Value {
 }
 
 pub fn instance_facts(host: &Host, ds: &dyn Datasource, cfg: &Value) -> InstanceFacts {
+    // Upstream hands datasources the restricted config: `system_info` is
+    // reported once, at the top level of instance-data, not in merged_cfg.
     let mut merged_system_cfg = cfg.clone();
     if let Some(m) = merged_system_cfg.as_object_mut() {
         m.remove("_doc");
+        m.remove("system_info");
     }
     InstanceFacts {
         cloud_name: ds.cloud_name(),
@@ -592,7 +678,12 @@ fn instance_info(host: &Host, ds: &dyn Datasource, cfg: &Value) -> InstanceInfo 
     let facts = instance_facts(host, ds, cfg);
     InstanceInfo {
         instance_id: ds.instance_id(),
-        local_hostname: ds.local_hostname(host),
+        // The datasource's name with its domain and without a fallback to
+        // the machine's own name: the hostname modules need both the fqdn
+        // (`local-hostname: a.example.com` gives `a` and `a.example.com`)
+        // and to know when the metadata names no host (the `localhost`
+        // default is then left alone).
+        local_hostname: ds.get_hostname(host, true, true).hostname,
         public_keys: ds.public_ssh_keys(),
         datasource: ds.display(),
         datasource_name: ds.dsname().to_string(),

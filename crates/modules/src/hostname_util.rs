@@ -57,7 +57,9 @@ pub(crate) fn get_hostname_fqdn(ctx: &Ctx) -> HostnameFqdn {
     }
 }
 
-/// The `local-hostname` metadata value, if any.
+/// The name the datasource gives (with its domain), if any. `None` sends
+/// [`ds_hostname`] to the machine's own name, which is how upstream tells a
+/// default `localhost` from one the metadata asked for.
 fn metadata_hostname(ctx: &Ctx) -> Option<String> {
     ctx.instance
         .local_hostname
