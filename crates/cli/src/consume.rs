@@ -270,6 +270,7 @@ pub fn user_and_vendor_data(
         &[],
         &fetcher,
         strict,
+        true,
     );
     failed |= !user.errors.is_empty();
     for (kind, raw) in [
@@ -301,6 +302,22 @@ pub fn user_and_vendor_data(
             .unwrap_or(serde_json::Value::Bool(true));
         if !ci_pyval::is_true(&enabled) {
             log::debug!("{cfg_name} consumption is disabled.");
+            // Upstream stores the processed blob before it asks whether
+            // vendor-data is wanted; nothing of it is handed out.
+            consume_one(
+                host,
+                paths,
+                &iid,
+                kind,
+                raw,
+                None,
+                idata.clone(),
+                first,
+                &[],
+                &fetcher,
+                Strict::default(),
+                false,
+            );
             continue;
         }
         let disabled: Vec<String> = vd
@@ -319,6 +336,7 @@ pub fn user_and_vendor_data(
             &disabled,
             &fetcher,
             Strict::default(),
+            true,
         );
         failed |= !p.errors.is_empty();
     }
@@ -348,6 +366,7 @@ fn consume_one(
     disabled_handlers: &[String],
     fetcher: &dyn Fetcher,
     strict: Strict,
+    hand_out: bool,
 ) -> Consumed {
     write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
     let opts = ProcessOptions {
@@ -369,6 +388,9 @@ fn consume_one(
         &p.processed_mime,
         0o600,
     );
+    if !hand_out {
+        return Consumed::from(p);
+    }
     if !p.errors.is_empty() {
         return Consumed::from(p);
     }

@@ -54,6 +54,45 @@ pub(crate) fn exec_error(argv: &[String], exit_code: &str, reason: &str) -> Stri
 /// Upstream's `subp.runparts(dir, exe_prefix=prefix)`: `dir` is a target
 /// path; a missing directory is not an error.
 pub(crate) fn runparts(host: &Host, dir: &Path, prefix: &[String]) -> Result<(), ModuleError> {
+    runparts_with(host, dir, |target| {
+        let mut argv: Vec<String> = prefix.to_vec();
+        argv.push(target.to_string_lossy().into_owned());
+        run_passthrough(host, &Cmd::new(argv).in_target()).map_err(|e| log::debug!("{e}"))
+    })
+}
+
+/// `runparts` with a prefix holding a word that is neither text nor bytes
+/// (`prefix: [timeout, 30]`): upstream's subp refuses every such command
+/// line with a warning before running anything, so each script fails.
+/// `shown` is the directory as upstream names it in the warning.
+pub(crate) fn runparts_invalid(
+    host: &Host,
+    dir: &Path,
+    shown: &Path,
+    prefix: &[serde_json::Value],
+) -> Result<(), ModuleError> {
+    runparts_with(host, dir, |target| {
+        let mut argv = prefix.to_vec();
+        let name = target.file_name().unwrap_or_default();
+        argv.push(serde_json::Value::String(
+            shown.join(name).to_string_lossy().into_owned(),
+        ));
+        log::warn!(
+            "Running invalid command: {}",
+            ci_pyval::py_repr(&serde_json::Value::Array(argv))
+        );
+        Err(())
+    })
+}
+
+/// The run-parts walk: every executable in name order goes to `run`; all of
+/// them run even when some fail, and the failures are counted as upstream
+/// counts them.
+fn runparts_with(
+    host: &Host,
+    dir: &Path,
+    mut run: impl FnMut(&Path) -> Result<(), ()>,
+) -> Result<(), ModuleError> {
     if !host.is_dir(dir) {
         return Ok(());
     }
@@ -69,10 +108,7 @@ pub(crate) fn runparts(host: &Host, dir: &Path, prefix: &[String]) -> Result<(),
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
         if is_exe {
             attempted += 1;
-            let mut argv: Vec<String> = prefix.to_vec();
-            argv.push(target_s);
-            if let Err(e) = run_passthrough(host, &Cmd::new(argv).in_target()) {
-                log::debug!("{e}");
+            if run(&target).is_err() {
                 failed.push(name);
             }
         } else if is_file {

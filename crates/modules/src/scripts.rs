@@ -2,7 +2,7 @@
 //! `scripts_per_instance` and `scripts_user`: run-parts over one script
 //! directory each, inside the target.
 
-use crate::runparts::runparts;
+use crate::runparts::{runparts, runparts_invalid};
 use crate::{Ctx, ModResult, ModuleError};
 use ci_pyval::binary::{decode, text};
 use ci_pyval::{py_repr, py_str, py_type};
@@ -14,6 +14,10 @@ pub fn handle_vendor(ctx: &Ctx) -> ModResult {
     let shown = ctx.paths.instance_link().join("scripts").join("vendor");
     if !ctx.host.is_dir(&dir) {
         return Ok(());
+    }
+    if let Some(words) = invalid_prefix(ctx.cfg) {
+        return runparts_invalid(ctx.host, &dir, &shown, &words)
+            .inspect_err(|_| warn_failed(ctx, "vendor", &shown));
     }
     match vendor_prefix(ctx.cfg) {
         Ok(prefix) => run(ctx, "vendor", &dir, &shown, &prefix),
@@ -60,6 +64,16 @@ fn warn_failed(ctx: &Ctx, subdir: &str, shown: &Path) {
         ctx.name,
         shown.display()
     );
+}
+
+/// A list prefix with a word that is neither text nor bytes (a YAML number,
+/// boolean, null, list or mapping): upstream's subp refuses the command.
+fn invalid_prefix(cfg: &Value) -> Option<Vec<Value>> {
+    let words = cfg.get("vendor_data")?.get("prefix")?.as_array()?;
+    let invalid = words
+        .iter()
+        .any(|w| text(w).is_none() && decode(w).is_none());
+    invalid.then(|| words.clone())
 }
 
 /// `vendor_data.prefix`: a string or a list of words put before each script.

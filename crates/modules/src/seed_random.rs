@@ -57,7 +57,9 @@ fn decode(data: &Value, encoding: Option<&Value>) -> Result<Vec<u8>, ModuleError
     match enc.as_str() {
         "" | "raw" => Ok(text),
         "base64" | "b64" => b64decode(&text).map_err(ModuleError::new),
-        "gzip" | "gz" => decode_content(&text, Some(&json!("gzip"))).map_err(ModuleError::new),
+        // Upstream's decomp_gzip raises its DecompressionError.
+        "gzip" | "gz" => decode_content(&text, Some(&json!("gzip")))
+            .map_err(|e| ModuleError::with_class("DecompressionError", e)),
         _ => Err(ModuleError::new(format!(
             "Unknown random_seed encoding: {}",
             encoding.map(py_str).unwrap_or_default()

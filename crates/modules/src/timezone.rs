@@ -49,9 +49,10 @@ fn find_tz_file(host: &Host, tz: &str) -> Result<String, ModuleError> {
     let tz_file = std::path::Path::new(ZONE_DIR).join(tz);
     let tz_file = tz_file.to_string_lossy().into_owned();
     if !host.resolve(&tz_file).is_file() {
-        return Err(ModuleError::new(format!(
-            "Invalid timezone {tz}, no file found at {tz_file}"
-        )));
+        return Err(ModuleError::with_class(
+            "OSError",
+            format!("Invalid timezone {tz}, no file found at {tz_file}"),
+        ));
     }
     Ok(tz_file)
 }
