@@ -14,6 +14,10 @@ command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 command -v ip >/dev/null || need+=(iproute2)
 command -v dhcpcd >/dev/null || [ -x /usr/sbin/dhcpcd ] || need+=(dhcpcd-base)
 command -v ps >/dev/null || need+=(procps)
+# HTTPS tests make a throwaway CA and server certificate with it.
+command -v openssl >/dev/null || need+=(openssl)
+# The differential harness's change sets (tests/diff/changeset.py).
+command -v python3 >/dev/null || need+=(python3)
 if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     need+=(cargo rustc)
 fi

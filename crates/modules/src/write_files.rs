@@ -195,9 +195,11 @@ fn resolve_ids(
             None => match u.parse::<u32>() {
                 Ok(id) => Some(id),
                 Err(_) => {
-                    return Err(ModuleError::new(format!(
-                        "Unknown user or group: \"getpwnam(): name not found: '{u}'\""
-                    )))
+                    // Upstream's chownbyname raises OSError from the KeyError.
+                    return Err(ModuleError::with_class(
+                        "OSError",
+                        format!("Unknown user or group: \"getpwnam(): name not found: '{u}'\""),
+                    ));
                 }
             },
         },
@@ -210,9 +212,10 @@ fn resolve_ids(
             None => match g.parse::<u32>() {
                 Ok(id) => Some(id),
                 Err(_) => {
-                    return Err(ModuleError::new(format!(
-                        "Unknown user or group: \"getgrnam(): name not found: '{g}'\""
-                    )))
+                    return Err(ModuleError::with_class(
+                        "OSError",
+                        format!("Unknown user or group: \"getgrnam(): name not found: '{g}'\""),
+                    ));
                 }
             },
         },
@@ -566,11 +569,13 @@ fn fetch_url(
         Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), py_str(v))).collect(),
         _ => Vec::new(),
     };
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(fetch.timeout))
-        .http_status_as_error(false)
-        .build();
-    let agent = ureq::Agent::new_with_config(config);
+    let h = host.clone();
+    let agent = ci_http::agent(&ci_http::AgentOpts {
+        timeout_global: Some(fetch.timeout),
+        env_proxy: true,
+        trust: ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p)),
+        ..ci_http::AgentOpts::default()
+    });
     let mut last = String::new();
     for attempt in 0..=fetch.retries {
         let mut req = agent.get(url);
@@ -596,7 +601,7 @@ fn fetch_url(
                 }
                 last = format!("{code} error for url: {url}");
             }
-            Err(e) => last = format!("{e} for url: {url}"),
+            Err(e) => last = format!("{} for url: {url}", ci_http::error_text(&e)),
         }
         if attempt < fetch.retries && !fetch.delay.is_zero() {
             std::thread::sleep(fetch.delay);

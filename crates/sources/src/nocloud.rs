@@ -363,7 +363,7 @@ impl Datasource for NoCloud {
                 return Ok(false);
             }
             let seedfrom = crate::dmi::sub_dmi_vars(host, &seedfrom);
-            let reader = UrlReader::new(self.opts.http.clone());
+            let reader = UrlReader::new(self.opts.http.clone().trusting(host));
             let seeded = read_seeded(host, &reader, &seedfrom, "")?;
             log::debug!("Using seeded cache data from {seedfrom}");
             if let Value::Object(m) = &seeded.meta_data {

@@ -1,9 +1,10 @@
 //! Reading a URL or a file named like one, with budgets that are values.
 //!
 //! Mirrors upstream's `url_helper.read_file_or_url` / `readurl`: `file://`
-//! URLs and absolute paths are read from the host root; `http://` goes
-//! through one `ureq` agent; a failed request (refused, timed out, any
-//! non-2xx status) is retried `retries` times with `sec_between` pauses.
+//! URLs and absolute paths are read from the host root; `http://` and
+//! `https://` go through one agent from `ci_http`; a failed request
+//! (refused, timed out, any non-2xx status) is retried `retries` times with
+//! `sec_between` pauses.
 
 use ci_host::Host;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct UrlPolicy {
     pub max_body: u64,
     /// Honour `http_proxy`/`no_proxy` from the environment (as Python requests does).
     pub env_proxy: bool,
+    /// CA certificates `https://` trusts (default: the running system's bundle).
+    pub trust: ci_http::Trust,
 }
 
 impl Default for UrlPolicy {
@@ -38,14 +41,21 @@ impl Default for UrlPolicy {
             connect_timeout: Some(Duration::from_secs(10)),
             retries: 10,
             sec_between: Duration::from_secs(1),
-            user_agent: format!("Cloud-Init/{}", env!("CARGO_PKG_VERSION")),
+            user_agent: ci_http::user_agent(),
             max_body: MAX_HTTP_BODY_BYTES,
             env_proxy: true,
+            trust: ci_http::Trust::system(),
         }
     }
 }
 
 impl UrlPolicy {
+    /// Trust the CA bundle of `host`'s root instead of the running system's.
+    pub fn trusting(mut self, host: &Host) -> Self {
+        self.trust = trust_of(host);
+        self
+    }
+
     /// No retries, no pauses, short timeouts: for tests and fast probes.
     pub fn quick(timeout: Duration) -> Self {
         UrlPolicy {
@@ -87,7 +97,7 @@ pub enum UrlError {
     Transport { url: String, message: String },
     #[error("{url}: {message}")]
     File { url: String, message: String },
-    #[error("unsupported URL scheme in {url} (supported: file://, http://)")]
+    #[error("unsupported URL scheme in {url} (supported: file://, http://, https://)")]
     Unsupported { url: String },
 }
 
@@ -131,18 +141,15 @@ pub struct UrlReader {
 
 impl UrlReader {
     pub fn new(policy: UrlPolicy) -> Self {
-        let mut cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(policy.timeout)
-            .timeout_connect(policy.connect_timeout)
-            .user_agent(policy.user_agent.as_str());
-        if !policy.env_proxy {
-            cfg = cfg.proxy(None);
-        }
-        UrlReader {
-            agent: ureq::Agent::new_with_config(cfg.build()),
-            policy,
-        }
+        let agent = ci_http::agent(&ci_http::AgentOpts {
+            timeout_global: policy.timeout,
+            timeout_connect: policy.connect_timeout,
+            user_agent: Some(policy.user_agent.clone()),
+            env_proxy: policy.env_proxy,
+            trust: policy.trust.clone(),
+            ..ci_http::AgentOpts::default()
+        });
+        UrlReader { agent, policy }
     }
 
     pub fn policy(&self) -> &UrlPolicy {
@@ -243,7 +250,7 @@ pub(crate) fn send_once(
 ) -> Result<UrlResponse, UrlError> {
     let transport = |e: ureq::Error| UrlError::Transport {
         url: url.to_string(),
-        message: e.to_string(),
+        message: ci_http::error_text(&e),
     };
     // ureq's PUT and GET builders are different types, hence two arms.
     let result = if method == "PUT" {
@@ -320,9 +327,16 @@ pub(crate) fn status_error(url: &str, code: u16) -> UrlError {
     }
 }
 
+/// The CA bundle of `host`'s root, read through the host (so `--root`
+/// sandboxes trust their own `/etc/ssl/certs`).
+pub fn trust_of(host: &Host) -> ci_http::Trust {
+    let h = host.clone();
+    ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p))
+}
+
 /// Upstream's `read_file_or_url`: `file://PATH` and `/PATH` are read below
-/// the host root; `http://` is fetched with the reader; other schemes are
-/// refused (this build has no TLS or FTP client).
+/// the host root; `http://` and `https://` are fetched with the reader;
+/// other schemes are refused (this build has no FTP client).
 pub fn read_file_or_url(
     host: &Host,
     reader: &UrlReader,
@@ -332,7 +346,7 @@ pub fn read_file_or_url(
     if let Some(path) = file_path(url) {
         return read_file(host, url, path);
     }
-    if url.starts_with("http://") {
+    if url.starts_with("http://") || url.starts_with("https://") {
         return reader.get(url, &[]);
     }
     Err(UrlError::Unsupported {

@@ -4,7 +4,7 @@
 //! captured per stage for status.json's `recoverable_errors`.
 //!
 //! Only our own records are logged at upstream's levels. Dependencies
-//! (ureq and its HTTP stack) describe every request at DEBUG and dump the
+//! (ureq, its HTTP stack and rustls) describe every request at DEBUG and dump the
 //! bytes on the wire at TRACE, which carries user-data, passwords in it and
 //! the IMDSv2 token; of theirs only warnings and errors get through.
 
@@ -390,6 +390,10 @@ mod tests {
                 "dep-debug",
             ),
             ("ureq_proto::client", Level::Info, "dep-info"),
+            // rustls (TLS for ci_http) narrates handshakes at DEBUG/TRACE.
+            ("rustls::client::hs", Level::Debug, "tls-debug"),
+            ("rustls::conn", Level::Trace, "tls-trace"),
+            ("rustls::common_state", Level::Info, "tls-info"),
             ("rustls::conn", Level::Warn, "dep-warn"),
             ("ureq::run", Level::Error, "dep-error"),
             ("ci_sources::ec2::client", Level::Debug, "ours-debug"),

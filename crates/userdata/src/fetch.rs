@@ -1,4 +1,4 @@
-//! Fetching `#include` URLs: plain HTTP with upstream's retry loop, and
+//! Fetching `#include` URLs: HTTP(S) with upstream's retry loop, and
 //! local paths / `file://` URLs read through the [`Host`].
 
 use ci_host::Host;
@@ -41,6 +41,17 @@ impl HttpFetcher {
         self
     }
 
+    /// The CA bundle of the host's root (the running system's without a host).
+    fn trust(&self) -> ci_http::Trust {
+        match &self.host {
+            Some(host) => {
+                let h = host.clone();
+                ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p))
+            }
+            None => ci_http::Trust::system(),
+        }
+    }
+
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let Some(host) = &self.host else {
             return Err(format!(
@@ -57,7 +68,7 @@ impl HttpFetcher {
 
     fn attempt(&self, agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
         let mut resp = agent.get(url).call().map_err(|e| {
-            let msg = e.to_string();
+            let msg = ci_http::error_text(&e);
             if msg.contains(url) {
                 msg
             } else {
@@ -116,12 +127,13 @@ impl Fetcher for HttpFetcher {
             // The caller has warned "Attempting unknown protocol" already.
             return Err(format!("No connection adapters were found for '{url}'"));
         }
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .user_agent(format!("Cloud-Init/{}", env!("CARGO_PKG_VERSION")))
-            .build();
-        let agent = ureq::Agent::new_with_config(config);
+        let agent = ci_http::agent(&ci_http::AgentOpts {
+            timeout_global: Some(self.timeout),
+            user_agent: Some(ci_http::user_agent()),
+            env_proxy: true,
+            trust: self.trust(),
+            ..ci_http::AgentOpts::default()
+        });
         let mut last = String::new();
         for attempt in 0..=self.retries {
             match self.attempt(&agent, url) {

@@ -450,3 +450,36 @@ fn unknown_owner_leaves_created_parents_and_no_file() {
     assert!(env.host.is_dir("/srv/x"));
     assert!(!env.host.exists("/srv/x/f"));
 }
+
+#[test]
+fn source_https_trusts_the_target_bundle() {
+    let srv = ci_http::testing::TlsServer::start(&[("/f", b"over tls\n")]).unwrap();
+    let env = TestEnv::new(json!({"write_files": [
+        {"path": "/web", "source": {"uri": srv.url("/f")}},
+    ]}));
+    let bundle = env.host.path(ci_http::bundle_path());
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::write(&bundle, srv.ca_pem().unwrap()).unwrap();
+    handle(&env.ctx("write_files")).unwrap();
+    assert_eq!(env.read("/web"), "over tls\n");
+}
+
+#[test]
+fn source_https_from_an_untrusted_ca_fails_verification() {
+    let srv = ci_http::testing::TlsServer::start(&[("/f", b"over tls\n")]).unwrap();
+    let env = TestEnv::new(json!({}));
+    let bundle = env.host.path(ci_http::bundle_path());
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    let stranger = ci_http::testing::TestCa::new("stranger").unwrap();
+    std::fs::write(&bundle, stranger.cert_pem().unwrap()).unwrap();
+    let fetch = Fetch {
+        retries: 0,
+        delay: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    };
+    let err = fetch_url(&env.host, &srv.url("/f"), None, &fetch).unwrap_err();
+    assert!(
+        err.starts_with("TLS certificate verification failed: "),
+        "{err}"
+    );
+}

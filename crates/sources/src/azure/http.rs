@@ -28,18 +28,16 @@ pub struct Client {
 
 impl Client {
     pub fn new(connect: Duration, read: Duration, user_agent: &str) -> Client {
-        let cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(connect))
-            .timeout_recv_response(Some(read))
-            .timeout_recv_body(Some(read))
-            .timeout_global(Some(connect + read))
-            .user_agent(user_agent)
-            .proxy(None)
-            .build();
-        Client {
-            agent: ureq::Agent::new_with_config(cfg),
-        }
+        let agent = ci_http::agent(&ci_http::AgentOpts {
+            timeout_connect: Some(connect),
+            timeout_recv_response: Some(read),
+            timeout_recv_body: Some(read),
+            timeout_global: Some(connect + read),
+            user_agent: Some(user_agent.to_string()),
+            env_proxy: false,
+            ..ci_http::AgentOpts::default()
+        });
+        Client { agent }
     }
 
     /// GET (no body) or POST (body), returning status and body.

@@ -21,14 +21,15 @@ pub(super) struct Client {
 impl Client {
     /// No proxy, whatever the environment says: the metadata service is link-local.
     pub(super) fn new(base: &UrlPolicy, requests: Arc<AtomicUsize>) -> Self {
-        let cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(base.user_agent.as_str())
-            .proxy(None)
-            .max_idle_connections_per_host(IDLE_PER_HOST)
-            .build();
+        let agent = ci_http::agent(&ci_http::AgentOpts {
+            user_agent: Some(base.user_agent.clone()),
+            env_proxy: false,
+            max_idle_per_host: Some(IDLE_PER_HOST),
+            trust: base.trust.clone(),
+            ..ci_http::AgentOpts::default()
+        });
         Client {
-            agent: ureq::Agent::new_with_config(cfg),
+            agent,
             max_body: base.max_body,
             requests,
         }
