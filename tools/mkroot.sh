@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Build (once) a minimal Debian trixie root for sandbox runs and print its path.
 # Cached under /var/tmp keyed by a hash of this recipe; callers copy it before use.
+# usage: tools/mkroot.sh [--upstream]
+#   --upstream: the same root plus Debian's cloud-init package (upstream 25.1.4),
+#               for the differential harness (tests/diff); never needed by CI.
 set -euo pipefail
 suite=trixie
 pkgs=openssh-server,sudo,locales,tzdata,netbase
+if [ "${1:-}" = --upstream ]; then
+    pkgs=$pkgs,cloud-init
+fi
 key=$(printf '%s\n' "$suite" "$pkgs" "minbase-v1" | sha256sum | cut -c1-12)
 cache=${CIRS_CACHE:-/var/tmp/cloud-init-rs}
 root=$cache/debian-root-$key

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make a copied root ready for one harness case, identically for upstream and ours:
+# our Debian cloud.cfg, the package's logging drop-in (nothing else in cloud.cfg.d),
+# NoCloud only, a fixed image hostname and kernel command line, and the case's seed.
+# usage: tests/diff/prepare-root.sh ROOT CASE_DIR
+set -euo pipefail
+root=$1 case=$2
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+# Logging is the one setting each side keeps as its package ships it: upstream's
+# Python logging config (log_cfgs), which ours does not read, or ours.
+logging=$repo/dist/debian/05_logging.cfg
+if [ -f "$root/etc/cloud/cloud.cfg.d/05_logging.cfg" ] && [ -x "$root/usr/bin/cloud-init" ]; then
+    cp "$root/etc/cloud/cloud.cfg.d/05_logging.cfg" "$root/.harness-logging.cfg"
+    logging=$root/.harness-logging.cfg
+fi
+mkdir -p "$root/etc/cloud"
+install -m 0644 "$logging" "$root/etc/cloud/05_logging.cfg.harness"
+rm -rf "$root/etc/cloud/cloud.cfg.d" "$root/.harness-logging.cfg"
+mkdir -p "$root/etc/cloud/cloud.cfg.d"
+mv "$root/etc/cloud/05_logging.cfg.harness" "$root/etc/cloud/cloud.cfg.d/05_logging.cfg"
+install -m 0644 "$repo/dist/debian/cloud.cfg" "$root/etc/cloud/cloud.cfg"
+printf 'datasource_list: [ NoCloud, None ]\n' > "$root/etc/cloud/cloud.cfg.d/90-harness.cfg"
+if [ -d "$case/cloud.cfg.d" ]; then
+    cp "$case/cloud.cfg.d/"*.cfg "$root/etc/cloud/cloud.cfg.d/"
+fi
+printf 'image-host\n' > "$root/etc/hostname"
+# Read by ours under --root; upstream gets the same line through DEBUG_PROC_CMDLINE.
+mkdir -p "$root/proc"
+printf '%s\n' "$(cat "$repo/tests/diff/cmdline")" > "$root/proc/cmdline"
+printf '12.34 10.00\n' > "$root/proc/uptime"
+seed=$root/var/lib/cloud/seed/nocloud
+mkdir -p "$seed"
+if [ -f "$case/meta-data" ]; then
+    cp "$case/meta-data" "$seed/meta-data"
+else
+    printf 'instance-id: iid-harness-0001\nlocal-hostname: harness-host\n' > "$seed/meta-data"
+fi
+for f in user-data vendor-data; do
+    if [ -f "$case/$f" ]; then cp "$case/$f" "$seed/$f"; fi
+done
+if [ ! -f "$seed/user-data" ]; then : > "$seed/user-data"; fi
