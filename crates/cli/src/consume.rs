@@ -300,30 +300,17 @@ pub fn user_and_vendor_data(
             .and_then(|v| v.get("enabled"))
             .cloned()
             .unwrap_or(serde_json::Value::Bool(true));
-        if !ci_pyval::is_true(&enabled) {
+        let enabled = ci_pyval::is_true(&enabled);
+        // Upstream stores the processed blob before it asks whether
+        // vendor-data is wanted; when it is not, nothing is handed out.
+        let disabled: Vec<String> = if enabled {
+            vd.and_then(|v| v.get("disabled_handlers"))
+                .map(|v| ci_modules::util::str_list(Some(v)))
+                .unwrap_or_default()
+        } else {
             log::debug!("{cfg_name} consumption is disabled.");
-            // Upstream stores the processed blob before it asks whether
-            // vendor-data is wanted; nothing of it is handed out.
-            consume_one(
-                host,
-                paths,
-                &iid,
-                kind,
-                raw,
-                None,
-                idata.clone(),
-                first,
-                &[],
-                &fetcher,
-                Strict::default(),
-                false,
-            );
-            continue;
-        }
-        let disabled: Vec<String> = vd
-            .and_then(|v| v.get("disabled_handlers"))
-            .map(|v| ci_modules::util::str_list(Some(v)))
-            .unwrap_or_default();
+            Vec::new()
+        };
         let p = consume_one(
             host,
             paths,
@@ -336,9 +323,11 @@ pub fn user_and_vendor_data(
             &disabled,
             &fetcher,
             Strict::default(),
-            true,
+            enabled,
         );
-        failed |= !p.errors.is_empty();
+        if enabled {
+            failed |= !p.errors.is_empty();
+        }
     }
     if failed {
         log::warn!("Consuming user data failed!");

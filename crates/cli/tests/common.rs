@@ -45,6 +45,24 @@ pub fn debian_root() -> Option<PathBuf> {
     }
 }
 
+/// A temporary directory under /var/tmp holding a copy of `base` as `root`
+/// (removed with the directory).
+pub fn copy_root(base: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let root = dir.path().join("root");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(base)
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success(), "copying {}", base.display());
+    (dir, root)
+}
+
 /// A fresh copy of the Debian root with our Debian cloud.cfg, a
 /// `datasource_list: [ NoCloud, None ]` drop-in and the given seed files.
 pub struct Sandbox {
@@ -53,18 +71,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(base: &Path, seed: &[(&str, &[u8])]) -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("cirs-sandbox-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        let root = dir.path().join("root");
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(base)
-            .arg(&root)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let (dir, _root) = copy_root(base, "cirs-sandbox-");
         let sb = Sandbox { dir };
         sb.write(
             "/etc/cloud/cloud.cfg",

@@ -58,18 +58,7 @@ fn upstream_exits(expected: &Value) -> Vec<i32> {
 /// Boot one case with ours and compare; `Err` carries the report.
 fn run_case(base: &Path, name: &str) -> Result<(), String> {
     let case = diff_dir().join("cases").join(name);
-    let work = tempfile::Builder::new()
-        .prefix("cirs-diff-")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    let root = work.path().join("root");
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(base)
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (work, root) = copy_root(base, "cirs-diff-");
     let prep = Command::new("bash")
         .arg(diff_dir().join("prepare-root.sh"))
         .arg(&root)

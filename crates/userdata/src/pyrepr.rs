@@ -3,29 +3,7 @@
 
 /// Python `repr(bytes)`.
 pub fn repr_bytes(b: &[u8]) -> String {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::from("b");
-    out.push(char::from(quote));
-    for &c in b {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(char::from(c));
-            }
-            0x20..=0x7e => out.push(char::from(c)),
-            c => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push(char::from(quote));
-    out
+    ci_pyval::binary::bytes_repr(b)
 }
 
 /// Python `str.encode('unicode_escape')`.
