@@ -2,7 +2,7 @@
 //! `GzipFile` reads them) with a bound on the output: the one bounded
 //! inflater for every place a small input can grow.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// Why [`decompress_bounded`] gave no output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,23 @@ pub enum GzipError {
     Corrupt(String),
     /// It inflates past the bound given.
     OverBound,
+}
+
+/// `n` copies of `byte`, gzip'd without holding them all in memory: the
+/// bomb the tests of every bound feed (1 GiB packs into about 1 MiB).
+pub fn repeated(byte: u8, n: u64) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![byte; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+        // Writing into a Vec cannot fail.
+        if enc.write_all(&chunk[..k]).is_err() {
+            break;
+        }
+        left -= k as u64;
+    }
+    enc.finish().unwrap_or_default()
 }
 
 /// True when `data` starts with the gzip magic.

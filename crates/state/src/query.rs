@@ -279,18 +279,9 @@ pub fn run_query(host: &Host, paths: &Paths, args: &QueryArgs) -> CmdOutput {
 #[cfg(test)]
 mod gunzip_bound_tests {
     use super::*;
-    use std::io::Write;
 
     fn gz_of(n: u64) -> Vec<u8> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let chunk = vec![b'a'; 1 << 20];
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(chunk.len() as u64) as usize;
-            gz.write_all(&chunk[..k]).unwrap();
-            left -= k as u64;
-        }
-        gz.finish().unwrap()
+        ci_pyval::gzip::repeated(b'a', n)
     }
 
     #[test]

@@ -8,7 +8,6 @@
 use ci_userdata::bounds::MAX_EXPANDED_BYTES;
 use ci_userdata::{process, Fetcher, ProcessOptions, Processed};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Serves one large body for every URL.
@@ -21,15 +20,7 @@ impl Fetcher for Big {
 }
 
 fn gz_zeros(n: u64) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let chunk = vec![b' '; 1 << 20];
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(chunk.len() as u64) as usize;
-        enc.write_all(&chunk[..k]).unwrap();
-        left -= k as u64;
-    }
-    enc.finish().unwrap()
+    ci_pyval::gzip::repeated(b' ', n)
 }
 
 fn run(raw: &[u8], fetch: &dyn Fetcher) -> (Processed, Duration) {
