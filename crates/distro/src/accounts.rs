@@ -8,7 +8,8 @@
 
 use crate::{Distro, Family};
 use ci_host::{Cmd, CmdError, CmdOutput, Host};
-use ci_pyval::{py_str, truthy};
+use ci_pyval::binary::{decode, is_binary, text};
+use ci_pyval::{py_repr, py_str, truthy};
 use log::{debug, info, warn};
 use serde_json::{Map, Value};
 
@@ -164,24 +165,19 @@ impl Distro {
             .map(|v| truthy(&v))
             .unwrap_or(true);
         let mut groups: Vec<String> = Vec::new();
+        // A bytes primary group only matters when groups are created:
+        // upstream then fails looking it up, after the other groups.
+        let mut bytes_primary = false;
         if let Some(g) = kw.get("groups").filter(|g| truthy(g)) {
-            groups = match g {
-                Value::String(s) => s.split(',').map(str::to_string).collect(),
-                Value::Object(m) => {
-                    crate::sudoers::deprecate(
-                        &format!("The user {name} has a 'groups' config value of type dict"),
-                        "22.3",
-                        "Use a comma-delimited string or array instead: group1,group2.",
-                    );
-                    m.keys().cloned().collect()
-                }
-                Value::Array(a) => a.iter().map(py_str).collect(),
-                other => vec![py_str(other)],
-            };
+            groups = group_names(name, g)?;
             groups = groups.iter().map(|g| g.trim().to_string()).collect();
             kw.insert("groups".into(), Value::String(groups.join(",")));
             if let Some(p) = kw.get("primary_group").filter(|p| truthy(p)) {
-                groups.push(py_str(p));
+                if is_binary(p) {
+                    bytes_primary = true;
+                } else {
+                    groups.push(py_str(p));
+                }
             }
         }
         if create_groups {
@@ -190,6 +186,11 @@ impl Distro {
                     self.create_group(host, g, &[])?;
                     debug!("created group '{g}' for user '{name}'");
                 }
+            }
+            if bytes_primary {
+                return Err(AccountError::Msg(format!(
+                    "Invalid 'primary_group' for user {name}: a group name must be a string, not bytes"
+                )));
             }
         }
         if let Some(uid) = kw.get("uid").map(py_str) {
@@ -231,18 +232,18 @@ impl Distro {
                 "no_log_init" => Some("--no-log-init"),
                 _ => None,
             };
-            match (opt, flag, val) {
-                (Some(o), _, Value::String(s)) if !s.is_empty() => {
+            match (opt, flag, text(val)) {
+                (Some(o), _, Some(s)) if !s.is_empty() => {
                     argv.push(o.into());
-                    argv.push(s.clone());
+                    argv.push(s.to_string());
                     shown.push(o.into());
                     shown.push(if key == "passwd" {
                         "REDACTED".into()
                     } else {
-                        s.clone()
+                        s.to_string()
                     });
                 }
-                (_, Some(f), v) if truthy(v) => {
+                (_, Some(f), _) if truthy(val) => {
                     argv.push(f.into());
                     shown.push(f.into());
                 }
@@ -283,18 +284,18 @@ impl Distro {
                 "uid" => Some("-u"),
                 _ => None,
             };
-            match (opt, val) {
-                (Some(o), Value::String(s)) if !s.is_empty() => {
+            match (opt, text(val)) {
+                (Some(o), Some(s)) if !s.is_empty() => {
                     argv.push(o.into());
-                    argv.push(s.clone());
+                    argv.push(s.to_string());
                 }
-                (None, Value::String(s)) if !s.is_empty() && key == "groups" => {
+                (None, Some(s)) if !s.is_empty() && key == "groups" => {
                     extra_groups = s.split(',').map(str::to_string).collect();
                 }
-                (None, Value::String(s)) if !s.is_empty() && key == "passwd" => {
-                    passwd = Some(s.clone());
+                (None, Some(s)) if !s.is_empty() && key == "passwd" => {
+                    passwd = Some(s.to_string());
                 }
-                (None, v) if key == "system" && truthy(v) => argv.push("-S".into()),
+                (None, _) if key == "system" && truthy(val) => argv.push("-S".into()),
                 _ => {}
             }
         }
@@ -348,7 +349,10 @@ impl Distro {
                 _ => None,
             };
             match (opt, flag, val) {
-                (Some(o), _, Value::String(_) | Value::Number(_)) if truthy(val) => {
+                // Upstream takes text and numbers only, so bytes are skipped.
+                (Some(o), _, Value::String(_) | Value::Number(_))
+                    if truthy(val) && !is_binary(val) =>
+                {
                     args.push(o.into());
                     args.push(py_str(val));
                 }
@@ -359,10 +363,15 @@ impl Distro {
         if kw.contains_key("no_create_home") || kw.contains_key("system") {
             args.push("-d/nonexistent".into());
         } else {
-            let home = kw
-                .get("homedir")
-                .map(py_str)
-                .unwrap_or_else(|| format!("/usr/home/{name}"));
+            let home = match kw.get("homedir") {
+                Some(h) if is_binary(h) => {
+                    return Err(AccountError::Msg(format!(
+                        "Invalid 'homedir' for user {name}: a path must be a string, not bytes"
+                    )))
+                }
+                Some(h) => py_str(h),
+                None => format!("/usr/home/{name}"),
+            };
             args.push(format!("-d{home}"));
             args.push("-m".into());
         }
@@ -373,7 +382,9 @@ impl Distro {
             return Err(e.into());
         }
         if let Some(p) = kw.get("passwd").filter(|v| !v.is_null()) {
-            self.set_passwd(host, name, &py_str(p), true)?;
+            // Upstream pipes a bytes password to `pw` as it is.
+            let raw = decode(p).unwrap_or_else(|| py_str(p).into_bytes());
+            self.set_passwd_bytes(host, name, &raw, true)?;
         }
         Ok(true)
     }
@@ -543,17 +554,30 @@ impl Distro {
         passwd: &str,
         hashed: bool,
     ) -> Result<(), AccountError> {
+        self.set_passwd_bytes(host, user, passwd.as_bytes(), hashed)
+    }
+
+    /// [`Distro::set_passwd`] for a password that need not be text
+    /// (upstream hands a `!!binary` password to the tool as it is).
+    pub fn set_passwd_bytes(
+        &self,
+        host: &Host,
+        user: &str,
+        passwd: &[u8],
+        hashed: bool,
+    ) -> Result<(), AccountError> {
         let cmd = if self.family == Family::FreeBsd {
             self.pw_cmd(
                 host,
                 &["usermod", user, if hashed { "-H" } else { "-h" }, "0"],
             )
-            .stdin(passwd.as_bytes().to_vec())
+            .stdin(passwd.to_vec())
         } else {
             let args = self.chpasswd_args(host, hashed);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.shadow_cmd(host, "chpasswd", &refs)
-                .stdin(format!("{user}:{passwd}").into_bytes())
+            let mut payload = format!("{user}:").into_bytes();
+            payload.extend_from_slice(passwd);
+            self.shadow_cmd(host, "chpasswd", &refs).stdin(payload)
         };
         host.run(&cmd.redact(format!("chpasswd for {user}")))
             .map(|_| ())
@@ -682,9 +706,199 @@ impl Distro {
     }
 }
 
+/// A user's `groups` value as group names, as upstream reads it: a
+/// comma-separated string, a list, or (deprecated) a dict's keys. Bytes
+/// anywhere in it make upstream fail (it cannot split or join them), so
+/// they are an error naming the user and the key.
+fn group_names(user: &str, groups: &Value) -> Result<Vec<String>, AccountError> {
+    let bytes_err = |what: String| {
+        AccountError::Msg(format!(
+            "Invalid 'groups' for user {user}: {what} is bytes; use a comma-delimited string or a list of group names"
+        ))
+    };
+    Ok(match groups {
+        v if is_binary(v) => return Err(bytes_err("the value".into())),
+        Value::String(s) => s.split(',').map(str::to_string).collect(),
+        Value::Object(m) => {
+            crate::sudoers::deprecate(
+                &format!("The user {user} has a 'groups' config value of type dict"),
+                "22.3",
+                "Use a comma-delimited string or array instead: group1,group2.",
+            );
+            if let Some(k) = m.keys().find(|k| ci_pyval::binary::is_binary_str(k)) {
+                return Err(bytes_err(format!(
+                    "key {}",
+                    py_repr(&Value::String(k.clone()))
+                )));
+            }
+            m.keys().cloned().collect()
+        }
+        Value::Array(a) => {
+            if let Some(v) = a.iter().find(|v| is_binary(v)) {
+                return Err(bytes_err(format!("entry {}", py_repr(v))));
+            }
+            a.iter().map(py_str).collect()
+        }
+        other => vec![py_str(other)],
+    })
+}
+
 pub(crate) fn file_mode(host: &Host, path: &str) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(host.resolve(path))
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ci_host::RecordingRunner;
+    use std::sync::Arc;
+
+    const NONCHAR: char = '\u{FDD0}';
+
+    /// A user's config as the YAML loader gives it.
+    fn user_cfg(yaml: &str) -> Map<String, Value> {
+        match ci_yaml::load(yaml).unwrap() {
+            Value::Object(m) => m,
+            other => panic!("not a mapping: {other:?}"),
+        }
+    }
+
+    fn sandbox(distro: &str) -> (tempfile::TempDir, Host, Arc<RecordingRunner>, Distro) {
+        let d = tempfile::tempdir().unwrap();
+        let r = Arc::new(RecordingRunner::new());
+        let h = Host::with_runner(d.path(), r.clone());
+        let distro = Distro::from_config(&serde_json::json!({"system_info": {"distro": distro}}));
+        (d, h, r, distro)
+    }
+
+    /// Nothing the commands got (argv, stdin, log form) holds the marker.
+    fn assert_no_marker(r: &RecordingRunner) {
+        for c in r.calls() {
+            for a in &c.argv {
+                assert!(!a.contains(NONCHAR), "marker in argv {:?}", c.argv);
+            }
+            let stdin = String::from_utf8_lossy(c.stdin.as_deref().unwrap_or_default());
+            assert!(!stdin.contains(NONCHAR), "marker in stdin of {:?}", c.argv);
+            assert!(!c.redacted.unwrap_or_default().contains(NONCHAR));
+        }
+    }
+
+    fn useradd(r: &RecordingRunner) -> Vec<String> {
+        r.calls()
+            .into_iter()
+            .find(|c| c.argv.first().map(String::as_str) == Some("useradd"))
+            .map(|c| c.argv)
+            .unwrap()
+    }
+
+    #[test]
+    fn useradd_skips_bytes_options_like_upstream() {
+        let (d, h, r, distro) = sandbox("debian");
+        let cfg = user_cfg(
+            "gecos: !!binary Qm9i\nshell: !!binary L2Jpbi9zaA==\npasswd: !!binary JDYkeA==\n\
+             homedir: /srv/bob\nuid: !!binary MTAwMA==\nsystem: !!binary eA==\ngroups: 'a, b'\n",
+        );
+        assert!(distro.add_user(&h, "bob", &cfg).unwrap());
+        assert_no_marker(&r);
+        let root = d.path().to_string_lossy().into_owned();
+        // Bytes options are not text, so upstream leaves them out; `uid`
+        // goes through str() first, and a bytes `system` is still true.
+        assert_eq!(
+            useradd(&r),
+            [
+                "useradd", "--root", &root, "bob", "--groups", "a,b", "--home", "/srv/bob",
+                "--system", "--uid", "b'1000'", "-M"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_bytes_groups_are_no_groups() {
+        let (_d, h, r, distro) = sandbox("debian");
+        let cfg = user_cfg("groups: !!binary \"\"\n");
+        assert!(distro.add_user(&h, "bob", &cfg).unwrap());
+        assert_no_marker(&r);
+        let argv = useradd(&r);
+        assert!(!argv.iter().any(|a| a == "--groups"), "{argv:?}");
+        assert_eq!(r.calls().len(), 1);
+    }
+
+    #[test]
+    fn bytes_groups_are_an_error_naming_the_key() {
+        for yaml in [
+            "groups: !!binary YWRtaW4=\n",
+            "groups: [wheel, !!binary YWRtaW4=]\n",
+        ] {
+            let (_d, h, r, distro) = sandbox("debian");
+            let err = distro
+                .add_user(&h, "bob", &user_cfg(yaml))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("Invalid 'groups' for user bob: "), "{err}");
+            assert!(err.contains("bytes"), "{err}");
+            assert!(!err.contains(NONCHAR), "{err}");
+            assert!(r.calls().is_empty(), "{:?}", r.lines());
+        }
+        let (_d, h, _r, distro) = sandbox("debian");
+        let err = distro
+            .add_user(&h, "bob", &user_cfg("groups: [!!binary YWRtaW4=]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("entry b'admin'"), "{err}");
+    }
+
+    #[test]
+    fn bytes_primary_group_fails_only_when_creating_groups() {
+        let (d, h, r, distro) = sandbox("debian");
+        let cfg = user_cfg("groups: wheel\nprimary_group: !!binary YWRtaW4=\n");
+        let err = distro.add_user(&h, "bob", &cfg).unwrap_err().to_string();
+        assert!(err.contains("'primary_group' for user bob"), "{err}");
+        // The text groups before it were created, as upstream does.
+        let root = d.path().to_string_lossy().into_owned();
+        assert_eq!(r.lines(), [format!("groupadd --root {root} wheel")]);
+        assert_no_marker(&r);
+
+        let (_d, h, r, distro) = sandbox("debian");
+        let cfg =
+            user_cfg("groups: wheel\nprimary_group: !!binary YWRtaW4=\ncreate_groups: false\n");
+        assert!(distro.add_user(&h, "bob", &cfg).unwrap());
+        assert_no_marker(&r);
+        assert!(!useradd(&r).iter().any(|a| a == "--gid"));
+    }
+
+    #[test]
+    fn pw_useradd_skips_bytes_and_pipes_bytes_password() {
+        let (_d, h, r, distro) = sandbox("freebsd");
+        let cfg = user_cfg("gecos: !!binary Qm9i\nshell: /bin/sh\npasswd: !!binary JDYkeA==\n");
+        assert!(distro.add_user(&h, "bob", &cfg).unwrap());
+        assert_no_marker(&r);
+        let calls = r.calls();
+        assert!(calls[0].argv.ends_with(&[
+            "useradd".to_string(),
+            "-n".into(),
+            "bob".into(),
+            "-s".into(),
+            "/bin/sh".into(),
+            "-d/usr/home/bob".into(),
+            "-m".into()
+        ]));
+        assert!(calls[1].argv.ends_with(&[
+            "usermod".to_string(),
+            "bob".into(),
+            "-H".into(),
+            "0".into()
+        ]));
+        assert_eq!(calls[1].stdin.as_deref(), Some(&b"$6$x"[..]));
+
+        let (_d, h, r, distro) = sandbox("freebsd");
+        let err = distro
+            .add_user(&h, "bob", &user_cfg("homedir: !!binary L2hvbWUvYg==\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'homedir' for user bob"), "{err}");
+        assert!(r.calls().is_empty());
+    }
 }

@@ -4,6 +4,7 @@
 use crate::accounts::{AccountError, Stamp};
 use crate::Distro;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::binary::is_binary;
 use log::{debug, error};
 use serde_json::Value;
 
@@ -129,6 +130,18 @@ impl Distro {
         rules: &Value,
         stamp: &Stamp,
     ) -> Result<(), AccountError> {
+        // Upstream matches each rule against a text pattern, which fails
+        // on bytes (and on the numbers iterating bytes gives).
+        if let Some(bad) = match rules {
+            Value::Array(a) => a.iter().find(|r| is_binary(r)),
+            r if is_binary(r) => Some(r),
+            _ => None,
+        } {
+            return Err(AccountError::Msg(format!(
+                "Invalid doas rule {} for user '{user}': a rule must be a string, not bytes",
+                ci_pyval::py_repr(bad)
+            )));
+        }
         let rules: Vec<String> = match rules {
             Value::Array(a) => a.iter().map(ci_pyval::py_str).collect(),
             Value::String(s) => s.chars().map(String::from).collect(),
@@ -175,5 +188,38 @@ mod tests {
         assert!(!is_doas_rule_valid("bob", "permit :wheel"));
         assert!(!is_doas_rule_valid("bob", "allow bob"));
         assert!(!is_doas_rule_valid("bob", "permit bob cmd"));
+    }
+
+    #[test]
+    fn bytes_rules_are_an_error_and_write_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let distro = Distro::from_config(&serde_json::json!({"system_info": {"distro": "alpine"}}));
+        let stamp = Stamp {
+            version: "25.1.4".into(),
+            date: "Sun, 01 Jun 2025 10:00:01 +0000".into(),
+        };
+        // "permit bob", as bytes and as a bytes list entry.
+        for yaml in [
+            "!!binary cGVybWl0IGJvYg==",
+            "[permit bob, !!binary cGVybWl0IGJvYg==]",
+        ] {
+            let rules = ci_yaml::load(yaml).unwrap();
+            let err = distro
+                .write_doas_rules(&h, "bob", &rules, &stamp)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                "Invalid doas rule b'permit bob' for user 'bob': a rule must be a string, not bytes"
+            );
+            assert!(!h.exists(distro.doas_fn()));
+        }
+        let rules = ci_yaml::load("[permit bob]").unwrap();
+        distro.write_doas_rules(&h, "bob", &rules, &stamp).unwrap();
+        assert!(h
+            .read_to_string(distro.doas_fn())
+            .unwrap()
+            .ends_with("\npermit bob\n"));
     }
 }

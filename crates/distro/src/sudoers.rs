@@ -4,6 +4,7 @@
 use crate::accounts::{AccountError, Stamp};
 use crate::Distro;
 use ci_host::{Host, WriteOpts};
+use ci_pyval::binary::text;
 use ci_pyval::{abspath, py_str, py_type};
 use log::{debug, info, warn};
 use serde_json::Value;
@@ -93,7 +94,8 @@ impl Distro {
         let mut lines = vec![String::new(), format!("# User rules for {user}")];
         match rules {
             Value::Array(a) => lines.extend(a.iter().map(|r| format!("{user} {}", py_str(r)))),
-            Value::String(s) => lines.push(format!("{user} {s}")),
+            // Only text counts: bytes get the type error upstream raises.
+            v if text(v).is_some() => lines.push(format!("{user} {}", py_str(v))),
             other => {
                 return Err(AccountError::Msg(format!(
                     "Can not create sudoers rule addition with type '{}'",
@@ -195,6 +197,35 @@ mod tests {
             err.to_string(),
             "Can not create sudoers rule addition with type 'dict'"
         );
+    }
+
+    #[test]
+    fn bytes_rules_are_a_type_error_and_bytes_entries_show_as_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let distro = Distro::from_config(&json!({"system_info": {"distro": "debian"}}));
+        let rules = ci_yaml::load("!!binary QUxMPShBTEwpIEFMTA==").unwrap();
+        let err = distro
+            .write_sudo_rules(&h, "bob", &rules, &stamp())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Can not create sudoers rule addition with type 'bytes'"
+        );
+        assert!(!h.exists("/etc/sudoers.d/90-cloud-init-users"));
+        // In a list, upstream formats each entry with str(): b'...'.
+        let rules = ci_yaml::load("[!!binary QUxMPShBTEwpIEFMTA==]").unwrap();
+        distro
+            .write_sudo_rules(&h, "bob", &rules, &stamp())
+            .unwrap();
+        let text = h
+            .read_to_string("/etc/sudoers.d/90-cloud-init-users")
+            .unwrap();
+        assert!(
+            text.ends_with("# User rules for bob\nbob b'ALL=(ALL) ALL'\n"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{FDD0}'));
     }
 
     #[test]
