@@ -355,14 +355,22 @@ def _excused(rules, path, field):
     return False
 
 
-def _drop_messages(text, patterns):
-    """Remove the list items of a JSON document (status.json's errors and
-    warnings) that a deliberate rule names; other content is unchanged."""
-    if not patterns or text is None:
+def _rewrite_json(text, walk):
+    """`walk` applied to a JSON document, dumped back; text that is not JSON
+    is returned as it is."""
+    if text is None:
         return text
     try:
         doc = json.loads(text)
     except ValueError:
+        return text
+    return json.dumps(walk(doc), indent=1, sort_keys=True)
+
+
+def _drop_messages(text, patterns):
+    """Remove the list items of a JSON document (status.json's errors and
+    warnings) that a deliberate rule names; other content is unchanged."""
+    if not patterns:
         return text
 
     def dropped(x):
@@ -378,16 +386,12 @@ def _drop_messages(text, patterns):
             return [walk(x) for x in v if not dropped(x)]
         return v
 
-    return json.dumps(walk(doc), indent=1, sort_keys=True)
+    return _rewrite_json(text, walk)
 
 
 def _drop_keys(text, keys):
     """Remove the named keys, at any depth, from a JSON document."""
-    if not keys or text is None:
-        return text
-    try:
-        doc = json.loads(text)
-    except ValueError:
+    if not keys:
         return text
 
     def walk(v):
@@ -397,7 +401,7 @@ def _drop_keys(text, keys):
             return [walk(x) for x in v]
         return v
 
-    return json.dumps(walk(doc), indent=1, sort_keys=True)
+    return _rewrite_json(text, walk)
 
 
 def _show(field, e, a):
