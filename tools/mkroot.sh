@@ -6,7 +6,8 @@
 #               for the differential harness (tests/diff); never needed by CI.
 set -euo pipefail
 suite=trixie
-pkgs=openssh-server,sudo,locales,tzdata,netbase
+# ca-certificates: what a cloud image carries (ca_certs, HTTPS trust).
+pkgs=openssh-server,sudo,locales,tzdata,netbase,ca-certificates
 if [ "${1:-}" = --upstream ]; then
     pkgs=$pkgs,cloud-init
 fi

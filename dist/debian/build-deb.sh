@@ -67,9 +67,12 @@ inst 0755 "$bin_dir/cloud-init-generator" usr/lib/systemd/system-generators/clou
 mkdir -p "$pkg/usr/lib/cloud-init"
 ln -s ../systemd/system-generators/cloud-init-generator "$pkg/usr/lib/cloud-init/ds-identify"
 for u in cloud-init-local.service cloud-init-network.service cloud-config.service \
-         cloud-final.service cloud-init.target cloud-config.target; do
+         cloud-final.service cloud-init.target cloud-config.target \
+         cloud-init-hotplugd.socket cloud-init-hotplugd.service; do
     inst 0644 "$dist/systemd/$u" "usr/lib/systemd/system/$u"
 done
+# Where the install_hotplug module's udev rule runs it (no /usr/libexec/cloud-init).
+inst 0755 "$dist/udev/hook-hotplug" usr/lib/cloud-init/hook-hotplug
 inst 0644 "$dist/systemd/sshd-keygen@.service.d/disable-sshd-keygen-if-cloud-init-active.conf" \
     "usr/lib/systemd/system/sshd-keygen@.service.d/disable-sshd-keygen-if-cloud-init-active.conf"
 inst 0644 "$dist/debian/cloud.cfg" etc/cloud/cloud.cfg

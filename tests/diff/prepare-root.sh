@@ -39,3 +39,28 @@ for f in user-data vendor-data; do
     if [ -f "$case/$f" ]; then cp "$case/$f" "$seed/$f"; fi
 done
 if [ ! -f "$seed/user-data" ]; then : > "$seed/user-data"; fi
+# Tools that would touch disks, services or the power of the machine are
+# recording stubs (tests/diff/stubs): both sides' calls land, in order, in
+# /var/lib/harness/commands, which is compared like any other file. A case's
+# own stubs/<tool> scripts replace the default one; stubs/ABSENT names tools
+# that must not exist at all.
+stubs=$repo/tests/diff/stubs
+mkdir -p "$root/usr/local/lib/harness" "$root/usr/local/sbin" "$root/var/lib/harness"
+install -m 0755 "$stubs/log" "$stubs/record" "$root/usr/local/lib/harness/"
+install -m 0644 "$stubs/STDIN" "$root/usr/local/lib/harness/STDIN"
+absent=
+if [ -f "$case/stubs/ABSENT" ]; then absent=$(grep -v '^#' "$case/stubs/ABSENT" || true); fi
+for tool in $(grep -v '^#' "$stubs/TOOLS"); do
+    if printf '%s\n' $absent | grep -qx "$tool"; then continue; fi
+    ln -sf ../lib/harness/record "$root/usr/local/sbin/$tool"
+done
+for tool in $absent; do
+    rm -f "$root/usr/local/sbin/$tool" "$root/usr/sbin/$tool" "$root/usr/bin/$tool" "$root/sbin/$tool" "$root/bin/$tool"
+done
+if [ -d "$case/stubs" ]; then
+    for f in "$case/stubs/"*; do
+        [ "${f##*/}" = ABSENT ] && continue
+        rm -f "$root/usr/local/sbin/${f##*/}"
+        install -m 0755 "$f" "$root/usr/local/sbin/${f##*/}"
+    done
+fi

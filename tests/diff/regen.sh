@@ -29,7 +29,7 @@ boot() { # boot NAME CASE_DIR KIND -> $work/NAME.json
         bash "$here/run-upstream.sh" "$root" > "$work/$name.stdout" 2> "$work/$name.stderr"
     else
         for s in "init --local" "init" "modules --mode config" "modules --mode final"; do
-            env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$CIRS_OURS" --root "$root" $s \
+            env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$CIRS_OURS" --root "$root" --machine-commands $s \
                 >> "$work/$name.stdout" 2>> "$work/$name.stderr" || true
         done
     fi

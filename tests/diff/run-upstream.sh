@@ -23,6 +23,23 @@ unshare --uts --net --mount --pid --fork --mount-proc sh -euc '
             DEBUG_PROC_CMDLINE="$cmdline" cloud-init $s || rc=$?
         echo "upstream: cloud-init $s: exit $rc" >&2
     done
+    # A process a stage left behind (power_state_change forks one that waits
+    # for cloud-init to exit, then runs shutdown) is killed when this shell,
+    # the namespace'"'"'s PID 1, exits: let it finish first (at most 60 s). Only
+    # builtins look, so the shell itself is the one process left.
+    i=0
+    while [ $i -lt 600 ]; do
+        left=0
+        for p in /proc/[0-9]*; do
+            [ "$p" = /proc/1 ] && continue
+            st=
+            read -r _ _ st _ < "$p/stat" 2>/dev/null || continue
+            [ "$st" = Z ] || left=1
+        done
+        [ $left = 0 ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
     mkdir -p "$root/var/tmp/.harness"
     if [ -d "$root/run/cloud-init" ]; then cp -a "$root/run/cloud-init" "$root/var/tmp/.harness/"; fi
     umount "$root/run" "$root/proc"

@@ -31,6 +31,9 @@ vm_ensure_key
 
 pkgs=systemd,systemd-sysv,udev,dbus,libpam-systemd,openssh-server,sudo,iproute2,netbase
 pkgs+=,e2fsprogs,linux-image-cloud-amd64,initramfs-tools,zstd
+# What Debian's cloud images carry for the machine modules: growpart, sfdisk and sgdisk
+# (disk_setup), a time service (ntp).
+pkgs+=,cloud-guest-utils,fdisk,gdisk,systemd-timesyncd
 case "$variant" in
     upstream) pkgs+=,cloud-init ;;
     agent)

@@ -70,6 +70,8 @@ vm_start() {
         -append "root=/dev/vda1 ro console=ttyS0,115200 panic=-1${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}"
         -drive "file=$overlay,format=qcow2,if=virtio")
     [ -n "$seed" ] && cmd+=(-drive "file=$seed,format=raw,if=virtio,readonly=on")
+    # A blank data disk after the seed (vdc with a seed, vdb without).
+    [ -n "${VM_DATA_DISK:-}" ] && cmd+=(-drive "file=$VM_DATA_DISK,format=raw,if=virtio")
     local imds_port=${VM_IMDS_PORT:-${VM_EC2_IMDS_PORT:-}}
     if [ -n "$imds_port" ]; then
         # A cloud instance: SMBIOS as the cloud's (VM_IMDS_CLOUD: ec2, the default, or
@@ -89,7 +91,11 @@ vm_start() {
                     -smbios "type=3,manufacturer=Amazon EC2,asset=Amazon EC2") ;;
         esac
     else
-        cmd+=(-nic "user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22")
+        local net="user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22"
+        # One web service for the guest at 10.0.2.100:80 (phone_home's target), which is
+        # a listener on 127.0.0.1 here: a socat per guest connection, nothing else.
+        [ -n "${VM_WEB_PORT:-}" ] && net+=",guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:$VM_WEB_PORT"
+        cmd+=(-nic "$net")
     fi
     cmd+=(-device virtio-rng-pci)
     printf '%q ' "${cmd[@]}" > "$VM_DIR/qemu.cmd"

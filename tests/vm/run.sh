@@ -18,6 +18,12 @@
 #   7. digitalocean SMBIOS "DigitalOcean", our DigitalOcean emulator behind the guestfwd: the
 #                   local stage reaches it from a temporary link-local address (no DHCP),
 #                   removes that address, and renders the droplet's static network config
+#   8. machine      the machine modules on a disk 1 GiB larger than the image's root and a
+#                   blank second disk: the root is grown with no user-data key (Debian's
+#                   growpart/resizefs defaults), disk_setup/fs_setup/mounts make and mount a
+#                   filesystem on the data disk, a swap file, ntp (systemd-timesyncd),
+#                   phone_home to a sink on the host, and power_state_change reboots once;
+#                   the second boot is checked
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
@@ -41,7 +47,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7 8}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -75,7 +81,7 @@ stop_imds() {
         IMDS_PID=
     fi
 }
-trap 'vm_stop; stop_imds; rm -f "$RUN"/*.qcow2' EXIT
+trap 'vm_stop; stop_imds; [ -n "${WEB_PID:-}" ] && kill "$WEB_PID" 2>/dev/null; rm -f "$RUN"/*.qcow2 "$RUN"/*.raw' EXIT
 # From here on a failed command is a failed assertion, reported at the end, not an abort.
 set +e
 
@@ -489,6 +495,106 @@ print("ok" if ok else "no", d.get("errors"), rec)
     fi
     vm_stop debian
     stop_imds
+fi
+
+# ---- 8: the machine modules, then the reboot power_state_change asks for ----
+WEB_PID=
+if [[ " $ONLY " == *" 8 "* ]]; then
+    m_seed=$RUN/seed-machine
+    mkdir -p "$m_seed"
+    cat >"$m_seed/meta-data" <<EOF
+instance-id: iid-vmtest-machine
+local-hostname: vmtest-machine
+EOF
+    cat >"$m_seed/user-data" <<EOF
+#cloud-config
+ssh_authorized_keys:
+  - $PUBKEY
+disk_setup:
+  /dev/vdc:
+    table_type: gpt
+    layout: true
+    overwrite: false
+fs_setup:
+  - label: vmdata
+    filesystem: ext4
+    device: /dev/vdc
+    partition: auto
+mounts:
+  - [ LABEL=vmdata, /srv/vmdata, ext4, "defaults,nofail", "0", "2" ]
+swap:
+  filename: /swapfile
+  size: 67108864
+ntp:
+  enabled: true
+  servers: [ntp1.vmtest.invalid]
+phone_home:
+  url: http://10.0.2.100/phone/\$INSTANCE_ID/
+  post: [instance_id, hostname, pub_key_ed25519]
+  tries: 3
+power_state:
+  mode: reboot
+  delay: now
+  message: vmtest machine reboot
+  condition: true
+runcmd:
+  - [sh, -c, 'echo "runcmd \$(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-machine-runcmd.log']
+EOF
+    vm_make_seed "$m_seed" "$RUN/seed-machine.img"
+    vm_new_overlay "$IMG" "$RUN/disk-machine.qcow2"
+    rm -f "$RUN/data.raw" "$RUN/web.port" "$RUN/web.log"
+    truncate -s 512M "$RUN/data.raw"
+    python3 "$VM_HERE/web-sink.py" "$RUN/web.port" "$RUN/web.log" &
+    WEB_PID=$!
+    for _ in $(seq 1 50); do [ -s "$RUN/web.port" ] && break; sleep 0.1; done
+    WEB_PORT=$(cat "$RUN/web.port" 2>/dev/null)
+    SCEN=machine-first-boot
+    echo "== $SCEN"
+    # No login on this boot: it ends in the reboot, which ends qemu (-no-reboot).
+    VM_DATA_DISK=$RUN/data.raw VM_WEB_PORT=$WEB_PORT \
+        vm_start "$IMG" "$RUN/disk-machine.qcow2" "$RUN/seed-machine.img" "$RUN/$SCEN"
+    for _ in $(seq 1 "${CIRS_VM_BOOT_TIMEOUT:-420}"); do vm_alive || break; sleep 1; done
+    if vm_alive; then
+        bad "power_state_change did not end the first boot within ${CIRS_VM_BOOT_TIMEOUT:-420}s"
+        tail -n 30 "$VM_DIR/console.log" | sed 's/^/  | /'
+        vm_stop
+    else
+        wait "$VM_PID" 2>/dev/null
+        VM_PID=
+        ok "the first boot ended by itself (power_state_change)"
+        phoned=$(cat "$RUN/web.log" 2>/dev/null)
+        expect_re "phone_home posted to the host" "$phoned" \
+            '^POST /phone/iid-vmtest-machine/ .*instance_id=iid-vmtest-machine'
+        expect_re "phone_home sent the hostname and the ed25519 key" "$phoned" \
+            'hostname=vmtest-machine.*pub_key_ed25519=ssh-ed25519'
+        if VM_DATA_DISK=$RUN/data.raw VM_WEB_PORT=$WEB_PORT \
+            boot machine-after-reboot debian "$RUN/seed-machine.img" "$RUN/disk-machine.qcow2"; then
+            wait_done || true
+            status_checks
+            expect "runcmd ran on the first boot only" \
+                "$(g 'wc -l < /var/lib/vmtest-machine-runcmd.log')" 1
+            expect_re "the reboot was power_state_change's" "$(g 'sudo -n cat /var/log/cloud-init.log')" \
+                'vmtest machine reboot'
+            sizes=$(g 'lsblk -bdno SIZE /dev/vda /dev/vda1 | tr "\n" " "; df -B1 --output=size / | tail -1')
+            expect "the root partition fills the disk and / was resized" "$(python3 -c '
+import sys
+disk, part, fs = (int(x) for x in sys.argv[1].split())
+print("grown" if disk - part < 16 << 20 and fs > disk * 0.9 else "not grown: disk %d part %d fs %d" % (disk, part, fs))
+' "$sizes" 2>&1)" grown
+            expect "the data disk's partition is mounted from fstab" \
+                "$(g 'findmnt -no SOURCE,FSTYPE /srv/vmdata')" "/dev/vdc1 ext4"
+            expect "with the fs_setup label" "$(g 'sudo -n blkid -o value -s LABEL /dev/vdc1')" vmdata
+            expect_re "the swap file is active" "$(g 'cat /proc/swaps')" '^/swapfile[[:space:]]+file[[:space:]]'
+            expect "systemd-timesyncd runs" "$(g 'systemctl is-active systemd-timesyncd')" active
+            expect_re "with the configured server" \
+                "$(g 'cat /etc/systemd/timesyncd.conf.d/cloud-init.conf')" 'ntp1\.vmtest\.invalid'
+            collect
+        fi
+        vm_stop debian
+    fi
+    kill "$WEB_PID" 2>/dev/null
+    wait "$WEB_PID" 2>/dev/null
+    WEB_PID=
 fi
 
 echo

@@ -26,6 +26,12 @@ pub struct Cli {
     /// Work on the system rooted at DIR instead of / (cloud-init-rs).
     #[arg(long = "root", value_name = "DIR", global = true, default_value = "/")]
     pub root: PathBuf,
+    /// Under --root, run the target's tools that act on the running machine
+    /// (mount, swap, disks, services, power, routes, kernel modules) instead
+    /// of skipping them: for a root in a throwaway container or VM, or with
+    /// stand-ins for those tools (cloud-init-rs).
+    #[arg(long = "machine-commands", global = true)]
+    pub machine_commands: bool,
     /// Use additional yaml configuration files.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -252,7 +258,36 @@ pub enum DevelCommand {
     EphemeralNet(EphemeralNetArgs),
     /// Handle hotplug events.
     #[command(name = "hotplug-hook")]
-    HotplugHook(PassThrough),
+    HotplugHook(HotplugHookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HotplugHookArgs {
+    /// subsystem to act on
+    #[arg(short = 's', long = "subsystem", required = true, value_parser = ["net"])]
+    pub subsystem: String,
+    /// Retry a failed event without pausing (cloud-init-rs, for tests).
+    #[arg(long = "no-wait", hide = true)]
+    pub no_wait: bool,
+    #[command(subcommand)]
+    pub action: HotplugAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HotplugAction {
+    /// Query if hotplug is enabled for given subsystem.
+    Query,
+    /// Handle the hotplug event.
+    Handle {
+        /// Sysfs path to hotplugged device
+        #[arg(short = 'd', long = "devpath", required = true, value_name = "PATH")]
+        devpath: String,
+        /// Specify action to take.
+        #[arg(short = 'u', long = "udevaction", required = true, value_parser = ["add", "remove"])]
+        udevaction: String,
+    },
+    /// Enable hotplug for a given subsystem.
+    Enable,
 }
 
 #[derive(Debug, Args)]

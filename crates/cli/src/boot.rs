@@ -9,7 +9,7 @@ use ci_config::load::{load_config, LoadOptions};
 use ci_distro::Distro;
 use ci_host::Host;
 use ci_modules::runner::{self, Events, ModuleEntry, Semaphores, StageEnv};
-use ci_modules::{Ctx, Frequency, InstanceInfo};
+use ci_modules::{Ctx, Frequency, HotplugFacts, InstanceInfo};
 use ci_sources::ephemeral::SystemNet;
 use ci_sources::{Datasource, SearchEvent, SourceContext, SourceOptions, Stage as DsStage};
 use ci_state::identity::PlatformIdentity;
@@ -36,13 +36,13 @@ struct Found {
 }
 
 impl Boot {
-    fn system_config(&self) -> Value {
+    pub(crate) fn system_config(&self) -> Value {
         load_config(&self.host, &LoadOptions::from_env(&self.files)).0
     }
 
     /// System config plus the datasource's own config and the instance's
     /// user/vendor cloud-config, with upstream's precedence.
-    fn full_config(&self, ds: &dyn Datasource) -> Value {
+    pub(crate) fn full_config(&self, ds: &dyn Datasource) -> Value {
         let mut opts = LoadOptions::from_env(&self.files);
         opts.instance = true;
         opts.datasource = ds.ds_config();
@@ -490,7 +490,7 @@ impl Boot {
     }
 
     /// The datasource stored by an earlier stage of this boot.
-    fn cached_datasource(&self, paths: &Paths) -> Option<Box<dyn Datasource>> {
+    pub(crate) fn cached_datasource(&self, paths: &Paths) -> Option<Box<dyn Datasource>> {
         let v = instance::read_cache(&self.host, paths)?;
         match ci_sources::from_cache(&v, &self.source_options()) {
             Ok(ds) => Some(ds),
@@ -517,7 +517,7 @@ impl Boot {
             ),
         };
         let desc = format!("running modules for {mode}");
-        self.staged(stage, banner, event, &desc, |errors| {
+        let code = self.staged(stage, banner, event, &desc, |errors| {
             let sys = self.system_config();
             let base_paths = crate::paths_of(&sys);
             let Some(ds) = self.cached_datasource(&base_paths) else {
@@ -543,7 +543,11 @@ impl Boot {
                 RunHow::plain(event),
             ));
             Some(ds.display())
-        })
+        });
+        // Upstream's power_state_change child acts once this process is
+        // gone: all of the stage's state is written by now.
+        ci_modules::power_state_change::run_deferred();
+        code
     }
 
     /// `single --name N [--frequency F]`: exit 0 ran, 1 failed or not found.
@@ -603,6 +607,7 @@ impl Boot {
                 ..RunHow::plain("single")
             },
         );
+        ci_modules::power_state_change::run_deferred();
         match report.outcomes.first() {
             Some((_, runner::Outcome::Failed(_))) => {
                 log::warn!(target: "main.py", "Ran {name} but it failed!");
@@ -689,6 +694,21 @@ fn instance_info(host: &Host, ds: &dyn Datasource, cfg: &Value) -> InstanceInfo 
         datasource_name: ds.dsname().to_string(),
         metadata: ds.metadata().clone(),
         v1: facts.v1(),
+        hotplug: hotplug_facts(host, ds, cfg),
+    }
+}
+
+/// Network hotplug as upstream's `install_hotplug` sees it.
+pub(crate) fn hotplug_facts(host: &Host, ds: &dyn Datasource, cfg: &Value) -> HotplugFacts {
+    // Quiet: this runs for every module list; the module logs upstream's
+    // warnings about `updates` itself.
+    let paths = crate::paths_of(cfg);
+    let (allowed, event_warnings) = net_events::allowed_events_quiet(host, &paths, ds, cfg);
+    HotplugFacts {
+        supported: ds.supported_update_events().contains(&"hotplug"),
+        enabled: allowed.iter().any(|e| e == "hotplug"),
+        extra_udev_rules: ds.extra_hotplug_udev_rules().map(str::to_string),
+        event_warnings,
     }
 }
 

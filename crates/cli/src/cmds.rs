@@ -135,10 +135,11 @@ pub fn main_cloud_init() -> i32 {
         _ => None,
     };
     let sys_cfg = load_config(&host, &LoadOptions::from_env(&files)).0;
+    let host = host.allow_machine_commands(cli.machine_commands);
     let boots = matches!(
         command,
         Command::Init(_) | Command::Modules(_) | Command::Single(_)
-    );
+    ) || matches!(&command, Command::Devel(d) if matches!(d.command, DevelCommand::HotplugHook(_)));
     if let Some(stage) = stage_name {
         if let Some(sink) = output::stage_target(&sys_cfg, stage) {
             create_output_log(&host, &sink.path);
@@ -289,7 +290,7 @@ pub fn main_cloud_init() -> i32 {
             }
             DevelCommand::NetConvert(a) => crate::net_convert::net_convert(&a),
             DevelCommand::MakeMime(_) => not_yet("devel make-mime"),
-            DevelCommand::HotplugHook(_) => not_yet("devel hotplug-hook"),
+            DevelCommand::HotplugHook(a) => crate::hotplug::hotplug_hook(&boot, &a),
             DevelCommand::ImdsServe(a) => imds_serve(&a),
             DevelCommand::EphemeralNet(a) => crate::ephemeral_cmd::ephemeral_net(&host, &a),
         },

@@ -117,33 +117,9 @@ pub fn network_config(
         ci_pyval::py_repr(&netcfg)
     );
     crate::net_events::mark_applied(host, paths);
-    let priority: Option<Vec<String>> = system_info
-        .get("network")
-        .and_then(|n| n.get("renderers"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        });
-    let renderer = match ci_net::select::select(host, priority.as_deref(), &distro) {
-        Ok(r) => r,
-        Err(e) => {
-            log::error!("Unable to render networking. Network config is likely broken: {e}");
-            return;
-        }
+    let Some(opts) = render_parsed(host, &parsed, &system_info, &distro) else {
+        return;
     };
-    let mut opts = ci_net::RenderOptions::new(&distro);
-    opts.macs = ci_net::fallback::interfaces_by_mac(host);
-    match ci_net::render(&parsed, renderer, &opts)
-        .and_then(|files| ci_net::write_files(host, &files))
-    {
-        Ok(_) => log::debug!("Rendered network configuration with {}", renderer.name()),
-        Err(e) => {
-            log::error!("Unable to render networking. Network config is likely broken: {e}");
-            return;
-        }
-    }
     if !bring_up {
         log::debug!("Not bringing up newly configured network interfaces");
         return;
@@ -157,22 +133,8 @@ pub fn network_config(
         return;
     }
     log::debug!("Bringing up newly configured network interfaces");
-    let activators: Option<Vec<String>> = system_info
-        .get("network")
-        .and_then(|n| n.get("activators"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        });
-    let activator = match ci_net::activate::select(host, activators.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            log::debug!("{e}");
-            log::warn!("No network activator found, not bringing up network interfaces");
-            return;
-        }
+    let Some(activator) = select_activator(host, &system_info) else {
+        return;
     };
     let devices: Vec<String> = parsed
         .state(&opts.macs)
@@ -183,6 +145,77 @@ pub fn network_config(
         })
         .unwrap_or_default();
     activator.bring_up_all(host, &devices);
+}
+
+/// Render a parsed network config with the first available renderer of
+/// `system_info.network.renderers` (upstream's `_write_network_state`);
+/// `None` (logged) when nothing could be rendered. Returns the options used,
+/// whose MAC map names the interfaces.
+pub(crate) fn render_parsed(
+    host: &Host,
+    parsed: &ci_net::NetworkConfig,
+    system_info: &Value,
+    distro: &str,
+) -> Option<ci_net::RenderOptions> {
+    let priority: Option<Vec<String>> = system_info
+        .get("network")
+        .and_then(|n| n.get("renderers"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        });
+    let renderer = match ci_net::select::select(host, priority.as_deref(), distro) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("Unable to render networking. Network config is likely broken: {e}");
+            return None;
+        }
+    };
+    let mut opts = ci_net::RenderOptions::new(distro);
+    opts.macs = ci_net::fallback::interfaces_by_mac(host);
+    match ci_net::render(parsed, renderer, &opts)
+        .and_then(|files| ci_net::write_files(host, &files))
+    {
+        Ok(_) => log::debug!("Rendered network configuration with {}", renderer.name()),
+        Err(e) => {
+            log::error!("Unable to render networking. Network config is likely broken: {e}");
+            return None;
+        }
+    }
+    Some(opts)
+}
+
+/// The activator of `system_info.network.activators` (or the default
+/// order) that the target has; `None` after upstream's warning.
+pub(crate) fn select_activator(
+    host: &Host,
+    system_info: &Value,
+) -> Option<ci_net::activate::Activator> {
+    let activators = activator_priority(system_info);
+    match ci_net::activate::select(host, activators.as_deref()) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            log::debug!("{e}");
+            log::warn!("No network activator found, not bringing up network interfaces");
+            None
+        }
+    }
+}
+
+/// `system_info.network.activators`, the priority list for
+/// [`ci_net::activate::select`].
+pub(crate) fn activator_priority(system_info: &Value) -> Option<Vec<String>> {
+    system_info
+        .get("network")
+        .and_then(|n| n.get("activators"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
 }
 
 /// Upstream checks the config it is about to apply against the

@@ -7,6 +7,7 @@ mod boot;
 mod cmds;
 mod consume;
 mod ephemeral_cmd;
+mod hotplug;
 mod net_convert;
 mod net_events;
 mod net_wait;

@@ -23,7 +23,31 @@ pub(crate) fn allowed_events(
     ds: &dyn Datasource,
     cfg: &Value,
 ) -> Vec<String> {
-    let user = user_events(cfg.get("updates"));
+    let (allowed, warnings) = allowed_events_quiet(host, paths, ds, cfg);
+    for w in warnings {
+        log::warn!("{w}");
+    }
+    if ds.supported_update_events().contains(&"hotplug") && hotplug_enabled(host, paths) {
+        log::debug!(
+            "Adding event: scope=network EventType=hotplug found in {}",
+            paths.cloud_dir.join("hotplug.enabled").display()
+        );
+    }
+    log::debug!("Allowed events: {{network: {allowed:?}}}");
+    allowed
+}
+
+/// [`allowed_events`] without logging: the events, and the warnings
+/// upstream logs for a bad `updates` (for a caller that logs them when
+/// upstream would).
+pub(crate) fn allowed_events_quiet(
+    host: &Host,
+    paths: &Paths,
+    ds: &dyn Datasource,
+    cfg: &Value,
+) -> (Vec<String>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let user = user_events(cfg.get("updates"), &mut warnings);
     let mut allowed: Vec<String> = match user {
         Some(list) => list,
         None => ds
@@ -32,27 +56,23 @@ pub(crate) fn allowed_events(
             .map(|s| s.to_string())
             .collect(),
     };
-    if ds.supported_update_events().contains(&"hotplug") && hotplug_enabled(host, paths) {
-        log::debug!(
-            "Adding event: scope=network EventType=hotplug found in {}",
-            paths.cloud_dir.join("hotplug.enabled").display()
-        );
-        if !allowed.iter().any(|e| e == "hotplug") {
-            allowed.push("hotplug".into());
-        }
+    if ds.supported_update_events().contains(&"hotplug")
+        && hotplug_enabled(host, paths)
+        && !allowed.iter().any(|e| e == "hotplug")
+    {
+        allowed.push("hotplug".into());
     }
-    log::debug!("Allowed events: {{network: {allowed:?}}}");
-    allowed
+    (allowed, warnings)
 }
 
 /// `updates: {network: {when: [...]}}`; an unknown scope or event is
 /// warned about and ignored as upstream does (a bad event empties the list).
-fn user_events(updates: Option<&Value>) -> Option<Vec<String>> {
+fn user_events(updates: Option<&Value>, warnings: &mut Vec<String>) -> Option<Vec<String>> {
     let map = updates?.as_object()?;
     let mut network = None;
     for (scope, v) in map {
         if !SCOPES.contains(&scope.as_str()) {
-            log::warn!("'{scope}' is not a valid EventScope! Update data will be ignored for '{scope}' scope");
+            warnings.push(format!("'{scope}' is not a valid EventScope! Update data will be ignored for '{scope}' scope"));
             continue;
         }
         let when: Vec<String> = v
@@ -62,7 +82,7 @@ fn user_events(updates: Option<&Value>) -> Option<Vec<String>> {
             .unwrap_or_default();
         match when.iter().find(|e| !EVENTS.contains(&e.as_str())) {
             Some(bad) => {
-                log::warn!("'{bad}' is not a valid EventType! Update data will be ignored for '{scope}' scope");
+                warnings.push(format!("'{bad}' is not a valid EventType! Update data will be ignored for '{scope}' scope"));
                 network = Some(Vec::new());
             }
             None => network = Some(when),
@@ -149,19 +169,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn user_events_of(v: Option<&Value>) -> Option<Vec<String>> {
+        user_events(v, &mut Vec::new())
+    }
+
     #[test]
     fn user_updates_override_the_datasource_defaults() {
-        assert_eq!(user_events(None), None);
+        assert_eq!(user_events(None, &mut Vec::new()), None);
         assert_eq!(
-            user_events(Some(&json!({"network": {"when": ["boot", "hotplug"]}}))),
+            user_events_of(Some(&json!({"network": {"when": ["boot", "hotplug"]}}))),
             Some(vec!["boot".to_string(), "hotplug".to_string()])
         );
         assert_eq!(
-            user_events(Some(&json!({"network": {"when": ["boot", "reboot"]}}))),
+            user_events_of(Some(&json!({"network": {"when": ["boot", "reboot"]}}))),
             Some(vec![])
         );
         assert_eq!(
-            user_events(Some(&json!({"storage": {"when": ["boot"]}}))),
+            user_events_of(Some(&json!({"storage": {"when": ["boot"]}}))),
             None
         );
     }

@@ -85,9 +85,11 @@ fn run_case(base: &Path, name: &str) -> Result<(), String> {
         &["modules", "--mode", "config"],
         &["modules", "--mode", "final"],
     ] {
+        // The root's machine-level tools are the harness's recording stubs.
         let out = Command::new(BIN)
             .arg("--root")
             .arg(&root)
+            .arg("--machine-commands")
             .args(stage)
             // The environment a boot unit gets from systemd (and upstream got in
             // run-upstream.sh): no HOME, USER or CLOUD_CFG of this test.

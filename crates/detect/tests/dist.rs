@@ -129,7 +129,14 @@ fn units_run_the_legacy_stage_commands() {
         if p.is_file() {
             let t = fs::read_to_string(&p).unwrap();
             assert!(!t.contains("cloud-init-main"), "{}", p.display());
-            assert!(!t.contains(".sock"), "{}", p.display());
+            // Nor to its unix sockets (`share/*.sock`); the hotplug FIFO's
+            // `.socket` unit is ours.
+            assert!(
+                !t.lines()
+                    .any(|l| l.contains(".sock") && !l.contains(".socket")),
+                "{}",
+                p.display()
+            );
         }
     }
 }
@@ -195,6 +202,11 @@ fn openrc_scripts() {
             "cloud-final",
             &["after cloud-config", "provide cloud-final"],
             "/usr/bin/cloud-init modules --mode final",
+        ),
+        (
+            "cloud-init-hotplug",
+            &["after cloud-final"],
+            "command=\"/usr/lib/cloud-init/cloud-init-hotplugd\"",
         ),
     ];
     let mut names: Vec<String> = fs::read_dir(dist("openrc"))
@@ -288,10 +300,13 @@ const PACKAGE_FILES: &[&str] = &[
     "usr/bin/cloud-init",
     "usr/bin/cloud-init-per",
     "usr/lib/cloud-init/ds-identify -> ../systemd/system-generators/cloud-init-generator",
+    "usr/lib/cloud-init/hook-hotplug",
     "usr/lib/systemd/system-generators/cloud-init-generator",
     "usr/lib/systemd/system/cloud-config.service",
     "usr/lib/systemd/system/cloud-config.target",
     "usr/lib/systemd/system/cloud-final.service",
+    "usr/lib/systemd/system/cloud-init-hotplugd.service",
+    "usr/lib/systemd/system/cloud-init-hotplugd.socket",
     "usr/lib/systemd/system/cloud-init-local.service",
     "usr/lib/systemd/system/cloud-init-network.service",
     "usr/lib/systemd/system/cloud-init.target",
@@ -493,6 +508,13 @@ fn maintainer_scripts_enable_and_purge_the_stages() {
         );
     }
     assert!(!dsh.join("cloud-final.service.dsh-also").exists());
+    // The hotplug socket is wanted by cloud-config.target.
+    let hotplug =
+        root.join("etc/systemd/system/cloud-config.target.wants/cloud-init-hotplugd.socket");
+    assert_eq!(
+        fs::read_link(&hotplug).unwrap(),
+        PathBuf::from("/usr/lib/systemd/system/cloud-init-hotplugd.socket")
+    );
 
     // An upgrade keeps the admin's choice.
     fs::remove_file(wants.join("cloud-final.service")).unwrap();
@@ -503,6 +525,7 @@ fn maintainer_scripts_enable_and_purge_the_stages() {
     assert!(wants.join("cloud-config.service").is_symlink());
     run_script("postrm", root, &["purge"]);
     assert!(!wants.exists());
+    assert!(!hotplug.is_symlink());
 }
 
 #[test]

@@ -38,7 +38,8 @@ impl Distro {
                 .unwrap_or(false)
     }
 
-    /// The command that performs `action` on `service`, plus `extra` args.
+    /// The command that performs `action` on `service`, plus `extra` args;
+    /// it runs inside the target.
     pub fn service_cmd(
         &self,
         host: &Host,
@@ -91,7 +92,8 @@ impl Distro {
             }
         };
         argv.extend(extra.iter().map(|s| s.to_string()));
-        Cmd::new(argv)
+        // The target's own service manager, never this machine's under --root.
+        Cmd::new(argv).in_target()
     }
 }
 

@@ -15,16 +15,33 @@ mod runner;
 pub use accounts::{GroupEntry, UserEntry};
 pub use fs::WriteOpts;
 pub use inroot::MAX_HOPS;
-pub use runner::{Cmd, CmdError, CmdOutput, RealRunner, RecordingRunner, Runner, Where};
+pub use runner::{
+    acts_on_machine, Cmd, CmdError, CmdOutput, RealRunner, RecordingRunner, Runner, Where,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The `PATH` a boot unit gets from systemd, which upstream's commands and
+/// ours search inside the target.
+pub const TARGET_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// The target machine: a root directory plus the command runner used on it.
 #[derive(Clone)]
 pub struct Host {
     root: PathBuf,
     runner: Arc<dyn Runner>,
+    /// Under `--root`: whether the target's tools that act on the running
+    /// machine (mounts, swap, disks, services, power, routes, kernel
+    /// modules) may run. Off unless the system config says so.
+    machine_commands: bool,
 }
 
 impl std::fmt::Debug for Host {
@@ -47,7 +64,25 @@ impl Host {
         } else {
             root
         };
-        Host { root, runner }
+        Host {
+            root,
+            runner,
+            machine_commands: false,
+        }
+    }
+
+    /// Under `--root`, let the target's machine-level tools run (see
+    /// [`runner::acts_on_machine`]): for a root inside a throwaway container
+    /// or VM, or with those tools replaced by stand-ins. Without `--root`
+    /// they always run.
+    pub fn allow_machine_commands(mut self, yes: bool) -> Self {
+        self.machine_commands = yes;
+        self
+    }
+
+    /// Whether a command that acts on the running machine may run here.
+    pub fn runs_machine_commands(&self) -> bool {
+        !self.is_sandbox() || self.machine_commands
     }
 
     pub fn root(&self) -> &Path {
@@ -81,6 +116,25 @@ impl Host {
     /// inside the root: use it to read what a path points at.
     pub fn resolve(&self, target: impl AsRef<Path>) -> PathBuf {
         self.map_or_unusable(target.as_ref(), true)
+    }
+
+    /// Upstream's `subp.which` for a program the target runs (commands
+    /// `in_target()` are looked up the same way): the first executable
+    /// regular file named `prog` in the target's `PATH` directories, as a
+    /// target path. A `prog` with a slash is checked as it is.
+    pub fn which_target(&self, prog: &str) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let exe = |p: &str| {
+            std::fs::metadata(self.resolve(p))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if prog.contains('/') {
+            return exe(prog).then(|| prog.to_string());
+        }
+        TARGET_PATH
+            .iter()
+            .map(|d| format!("{d}/{prog}"))
+            .find(|p| exe(p))
     }
 
     pub fn runner(&self) -> &dyn Runner {
@@ -157,6 +211,35 @@ mod tests {
         assert!(h.is_sandbox());
         assert!(!Host::new("/").is_sandbox());
         assert_eq!(Host::new("/").path("/etc/x"), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn which_target_looks_in_the_roots_path_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        // `sh` exists on this machine but not in the empty root.
+        assert_eq!(h.which_target("sh"), None);
+        h.write_atomic("/usr/bin/tool", b"#!/bin/sh\n", &WriteOpts::mode(0o755))
+            .unwrap();
+        h.write_atomic("/usr/local/sbin/tool", b"", &WriteOpts::mode(0o644))
+            .unwrap();
+        // Not executable: skipped, as a shell would.
+        assert_eq!(h.which_target("tool").as_deref(), Some("/usr/bin/tool"));
+        std::fs::set_permissions(
+            h.path("/usr/local/sbin/tool"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_eq!(
+            h.which_target("tool").as_deref(),
+            Some("/usr/local/sbin/tool")
+        );
+        assert_eq!(
+            h.which_target("/usr/bin/tool").as_deref(),
+            Some("/usr/bin/tool")
+        );
+        assert_eq!(h.which_target("/usr/bin/none"), None);
     }
 
     #[test]

@@ -115,6 +115,67 @@ impl CmdError {
     }
 }
 
+/// Tools that act on the running kernel, its devices, services, network or
+/// power rather than on files: run inside a `--root` target with `chroot`
+/// they would still change this machine.
+const MACHINE_TOOLS: &[&str] = &[
+    "mount",
+    "umount",
+    "swapon",
+    "swapoff",
+    "mkswap",
+    "sfdisk",
+    "sgdisk",
+    "parted",
+    "partprobe",
+    "partx",
+    "wipefs",
+    "blockdev",
+    "growpart",
+    "gpart",
+    "resize2fs",
+    "xfs_growfs",
+    "btrfs",
+    "zpool",
+    "zfs",
+    "growfs",
+    "cryptsetup",
+    "dmsetup",
+    "udevadm",
+    "systemctl",
+    "service",
+    "invoke-rc.d",
+    "rc-service",
+    "rc-update",
+    "rcctl",
+    "shutdown",
+    "reboot",
+    "poweroff",
+    "halt",
+    "modprobe",
+    "ip",
+    "route",
+    "ifconfig",
+    "wg",
+    "wg-quick",
+    "setupcon",
+    "setup-keymap",
+    "localectl",
+    "hwclock",
+    "sysctl",
+    "raspi-config",
+];
+
+/// Whether `argv` runs one of the machine-level tools (`mkfs*` included),
+/// by the base name of its program.
+pub fn acts_on_machine(argv: &[String]) -> bool {
+    let Some(prog) = argv.first() else {
+        return false;
+    };
+    let name = prog.rsplit('/').next().unwrap_or(prog);
+    name.starts_with("mkfs") || name.starts_with("mke2fs") || MACHINE_TOOLS.contains(&name)
+}
+
 pub trait Runner: Send + Sync {
     /// Run and capture; a non-zero exit is not an error here.
     fn execute(&self, host: &Host, cmd: &Cmd) -> Result<CmdOutput, CmdError>;
@@ -138,6 +199,17 @@ pub struct RealRunner;
 
 impl Runner for RealRunner {
     fn execute(&self, host: &Host, cmd: &Cmd) -> Result<CmdOutput, CmdError> {
+        if cmd.place == Where::Target && !host.runs_machine_commands() && acts_on_machine(&cmd.argv)
+        {
+            // chroot isolates files only: these would mount, format, route,
+            // restart or power off this machine, not the target.
+            log::info!(
+                "Not running {} under --root {}: it acts on the running machine (--machine-commands runs it)",
+                cmd.display(),
+                host.root().display()
+            );
+            return Ok(CmdOutput::default());
+        }
         let mut argv: Vec<String> = Vec::new();
         if cmd.place == Where::Target && host.is_sandbox() {
             argv.push("chroot".into());
@@ -249,6 +321,30 @@ mod tests {
         assert!(matches!(err, CmdError::Failed { status: 3, .. }));
         let err = h.run(&Cmd::new(["/nonexistent/prog"])).unwrap_err();
         assert_eq!(err.reason(), "command-not-started");
+    }
+
+    #[test]
+    fn machine_tools_do_not_run_under_a_root_unless_allowed() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        for argv in [
+            vec!["mount", "-a"],
+            vec!["/sbin/swapon", "-a"],
+            vec!["mkfs.ext4", "/dev/vdb1"],
+            vec!["shutdown", "-r", "now"],
+        ] {
+            // Skipped: nothing in the empty root could have run.
+            let out = h.run(&Cmd::new(argv.clone()).in_target()).unwrap();
+            assert_eq!(out, CmdOutput::default(), "{argv:?}");
+        }
+        // Files-only tools still run (and fail here: the root is empty).
+        assert!(h.run(&Cmd::new(["useradd", "bob"]).in_target()).is_err());
+        // Allowed: the target's mount is looked for, and is not there.
+        let h = h.allow_machine_commands(true);
+        assert!(h.run(&Cmd::new(["mount", "-a"]).in_target()).is_err());
+        assert!(Host::new("/").runs_machine_commands());
+        assert!(!acts_on_machine(&["useradd".to_string()]));
+        assert!(!acts_on_machine(&[]));
     }
 
     #[test]

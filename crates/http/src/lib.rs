@@ -8,14 +8,20 @@
 //! read through whatever root the caller runs against ([`Trust::via`]).
 //! A bundle that cannot be read or holds no certificate does not stop plain
 //! `http://`; `https://` then fails naming the bundle.
+//!
+//! [`AgentOpts::source_port`] makes an agent connect from a chosen local
+//! port (Scaleway's proof of root), bound here rather than by a helper
+//! program. [`status`] names the HTTP codes the clients retry or give up on.
 
+mod bind;
 mod guard;
+pub mod status;
 mod trust;
 
 #[cfg(any(test, feature = "test-server"))]
 pub mod testing;
 
-pub use trust::{bundle_path, Trust, DEFAULT_BUNDLE};
+pub use trust::{bundle_path, Trust, DEFAULT_BUNDLE, MAX_BUNDLE_BYTES};
 /// Consumers keep matching on `ureq::Error` and using its request builders.
 pub use ureq;
 
@@ -23,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{Connector, DefaultConnector};
+use ureq::unversioned::transport::{Connector, DefaultConnector, RustlsConnector};
 
 /// How one consumer wants its agent. Statuses are always responses (never
 /// `ureq::Error`): every consumer maps codes itself, as upstream does.
@@ -41,6 +47,9 @@ pub struct AgentOpts {
     pub env_proxy: bool,
     pub max_idle_per_host: Option<usize>,
     pub trust: Trust,
+    /// Connect from this local port (Scaleway's privileged source port;
+    /// binding below 1024 needs root). Never through a proxy.
+    pub source_port: Option<u16>,
 }
 
 /// Builds the agent for `opts`. Never fails: a trust store that cannot be
@@ -65,14 +74,27 @@ pub fn agent(opts: &AgentOpts) -> ureq::Agent {
     if let Some(ua) = &opts.user_agent {
         cfg = cfg.user_agent(ua.as_str());
     }
-    if !opts.env_proxy {
+    if !opts.env_proxy || opts.source_port.is_some() {
         cfg = cfg.proxy(None);
     }
     if let Some(n) = opts.max_idle_per_host {
         cfg = cfg.max_idle_connections_per_host(n);
     }
-    let connector = guard::TrustGuard::new(broken).chain(DefaultConnector::new());
-    ureq::Agent::with_parts(cfg.build(), connector, DefaultResolver::default())
+    let guard = guard::TrustGuard::new(broken);
+    match opts.source_port {
+        Some(port) => ureq::Agent::with_parts(
+            cfg.build(),
+            guard
+                .chain(bind::BoundTcp::new(port))
+                .chain(RustlsConnector::default()),
+            DefaultResolver::default(),
+        ),
+        None => ureq::Agent::with_parts(
+            cfg.build(),
+            guard.chain(DefaultConnector::new()),
+            DefaultResolver::default(),
+        ),
+    }
 }
 
 /// Text for a failed request. A certificate the trust store does not vouch

@@ -129,3 +129,50 @@ fn the_running_systems_bundle_parses_when_present() {
     // at the first block or choked on the comments would find one or none.
     assert!(certs.len() > 50, "{} certificates in {path}", certs.len());
 }
+
+#[test]
+fn oversized_bundle_is_refused_naming_it_and_the_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let bundle = root.path().join(bundle_path().trim_start_matches('/'));
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    // A real certificate first: the size alone must refuse the file.
+    let mut pem = TestCa::new("big").unwrap().cert_pem().unwrap();
+    pem.resize(MAX_BUNDLE_BYTES as usize + 1, b'\n');
+    std::fs::write(&bundle, &pem).unwrap();
+    let place = root.path().display().to_string();
+    let want = format!(
+        "CA bundle {} (under {place}) is larger than 8388608 bytes (bound MAX_BUNDLE_BYTES); not reading it",
+        bundle_path()
+    );
+    let r = root.path().to_path_buf();
+    let resolving = Trust::resolving(place.clone(), move |p: &str| {
+        Ok(r.join(p.trim_start_matches('/')))
+    });
+    assert_eq!(resolving.load().unwrap_err(), want);
+    let r = root.path().to_path_buf();
+    let via = Trust::via(place.clone(), move |p: &str| {
+        std::fs::read(r.join(p.trim_start_matches('/')))
+    });
+    assert_eq!(via.load().unwrap_err(), want);
+    // At the bound exactly it is read and parsed.
+    pem.truncate(MAX_BUNDLE_BYTES as usize);
+    std::fs::write(&bundle, &pem).unwrap();
+    assert_eq!(resolving.load().unwrap().len(), 1);
+}
+
+#[test]
+fn resolved_bundle_link_is_not_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let bundle = root.path().join(bundle_path().trim_start_matches('/'));
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    let target = root.path().join("real.pem");
+    std::fs::write(&target, TestCa::new("linked").unwrap().cert_pem().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, &bundle).unwrap();
+    let r = root.path().to_path_buf();
+    let trust = Trust::resolving("/sandbox", move |p: &str| {
+        Ok(r.join(p.trim_start_matches('/')))
+    });
+    let e = trust.load().unwrap_err();
+    assert!(e.starts_with("cannot read CA bundle "), "{e}");
+    assert!(e.contains("(under /sandbox)"), "{e}");
+}

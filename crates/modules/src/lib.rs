@@ -11,12 +11,30 @@ pub mod registry;
 pub mod runner;
 pub mod util;
 
+mod blockdev;
 mod bootcmd;
+mod byobu;
+mod ca_certs;
+mod disable_ec2_metadata;
+mod disk_setup;
+mod ds_devices;
 mod final_message;
+mod growpart;
+mod grub_dpkg;
 mod hostname_util;
+pub mod install_hotplug;
+mod keyboard;
 mod keys_to_console;
 mod locale;
+mod mounts;
+mod ntp;
+mod phone_home;
+pub mod power_state_change;
 mod pyerr;
+mod reset_rmc;
+mod resizefs;
+mod resolv_conf;
+mod rsyslog;
 mod runcmd;
 mod runparts;
 mod scripts;
@@ -27,6 +45,7 @@ mod shellify;
 mod ssh;
 mod ssh_authkey_fingerprints;
 mod ssh_import_id;
+mod subp;
 mod sysconfig;
 mod template;
 #[cfg(test)]
@@ -35,6 +54,7 @@ mod timezone;
 mod unbuilt;
 mod update_etc_hosts;
 mod users_groups;
+mod wireguard;
 mod write_files;
 
 // Shared by the user and SSH modules.
@@ -64,6 +84,23 @@ pub struct InstanceInfo {
     pub metadata: Value,
     /// The `v1` instance-data keys, for templates.
     pub v1: Value,
+    /// Network hotplug as the datasource and the config allow it.
+    pub hotplug: HotplugFacts,
+}
+
+/// What `install_hotplug` needs from the datasource and the config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HotplugFacts {
+    /// The datasource can refresh its network config on a hotplug event.
+    pub supported: bool,
+    /// `hotplug` is among the allowed network events (user `updates`,
+    /// the datasource's defaults, or `hotplug.enabled`).
+    pub enabled: bool,
+    /// The datasource's `extra_hotplug_udev_rules`.
+    pub extra_udev_rules: Option<String>,
+    /// Upstream's warnings about a bad `updates` key, logged when the
+    /// module decides.
+    pub event_warnings: Vec<String>,
 }
 
 /// Everything a module handler gets.

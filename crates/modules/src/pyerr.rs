@@ -40,6 +40,29 @@ pub(crate) fn os_error_str(e: &io::Error, path: &str) -> String {
     }
 }
 
+/// `str(ProcessExecutionError(...))`, upstream's text for a command that
+/// failed: `None` output or exit code shows as `-`, and every output line
+/// after the first is indented by eight spaces (trailing newlines dropped).
+pub(crate) fn process_error(
+    cmd: &str,
+    exit_code: Option<i32>,
+    stdout: Option<&str>,
+    stderr: Option<&str>,
+    reason: &str,
+) -> String {
+    let text = |t: Option<&str>| match t {
+        None => "-".to_string(),
+        Some(t) => t.trim_end_matches('\n').replace('\n', "\n        "),
+    };
+    let exit = exit_code.map_or_else(|| "-".to_string(), |c| c.to_string());
+    let reason = if reason.is_empty() { "-" } else { reason };
+    format!(
+        "Unexpected error while running command.\nCommand: {cmd}\nExit code: {exit}\nReason: {reason}\nStdout: {}\nStderr: {}",
+        text(stdout),
+        text(stderr)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +101,17 @@ mod tests {
         let plain = io::Error::other("no parent directory");
         assert_eq!(errno_of(&plain), None);
         assert_eq!(os_error_str(&plain, "/x"), "no parent directory");
+    }
+
+    #[test]
+    fn process_error_text() {
+        assert_eq!(
+            process_error("['lsblk', '/dev/x']", Some(32), Some("a\nb\n"), Some(""), "-"),
+            "Unexpected error while running command.\nCommand: ['lsblk', '/dev/x']\nExit code: 32\nReason: -\nStdout: a\n        b\nStderr: "
+        );
+        assert_eq!(
+            process_error("['x']", None, None, None, "[Errno 2] No such file or directory: b'x'"),
+            "Unexpected error while running command.\nCommand: ['x']\nExit code: -\nReason: [Errno 2] No such file or directory: b'x'\nStdout: -\nStderr: -"
+        );
     }
 }

@@ -52,22 +52,16 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(write_files::handle)
     ),
-    m!("growpart", Always, [], ["growpart"], None),
-    m!("resizefs", Always, [], ["resize_rootfs"], None),
+    m!("growpart", Always, [], [], Some(growpart::handle)),
+    m!("resizefs", Always, [], [], Some(resizefs::handle)),
     m!(
         "disk_setup",
         PerInstance,
         ["disk_setup", "fs_setup"],
         [],
-        None
+        Some(disk_setup::handle)
     ),
-    m!(
-        "mounts",
-        PerInstance,
-        [],
-        ["mounts", "swap", "device_aliases"],
-        None
-    ),
+    m!("mounts", PerInstance, [], [], Some(mounts::handle)),
     m!(
         "set_hostname",
         PerInstance,
@@ -89,9 +83,27 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(update_etc_hosts::handle)
     ),
-    m!("resolv_conf", PerInstance, ["manage_resolv_conf"], [], None),
-    m!("ca_certs", PerInstance, ["ca_certs", "ca-certs"], [], None),
-    m!("rsyslog", PerInstance, ["rsyslog"], [], None),
+    m!(
+        "resolv_conf",
+        PerInstance,
+        ["manage_resolv_conf"],
+        [],
+        Some(resolv_conf::handle)
+    ),
+    m!(
+        "ca_certs",
+        PerInstance,
+        ["ca_certs", "ca-certs"],
+        [],
+        Some(ca_certs::handle)
+    ),
+    m!(
+        "rsyslog",
+        PerInstance,
+        ["rsyslog"],
+        [],
+        Some(rsyslog::handle)
+    ),
     m!(
         "users_groups",
         PerInstance,
@@ -107,7 +119,13 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(set_passwords::handle)
     ),
-    m!("wireguard", PerInstance, ["wireguard"], [], None),
+    m!(
+        "wireguard",
+        PerInstance,
+        ["wireguard"],
+        [],
+        Some(wireguard::handle)
+    ),
     m!("snap", PerInstance, ["snap"], [], None),
     m!("ubuntu_autoinstall", Once, ["autoinstall"], [], None),
     m!(
@@ -117,7 +135,13 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(ssh_import_id::handle)
     ),
-    m!("keyboard", PerInstance, ["keyboard"], [], None),
+    m!(
+        "keyboard",
+        PerInstance,
+        ["keyboard"],
+        [],
+        Some(keyboard::handle)
+    ),
     m!("locale", PerInstance, [], [], Some(locale::handle)),
     m!("apk_configure", PerInstance, ["apk_repos"], [], None),
     m!(
@@ -125,7 +149,7 @@ static REGISTRY: &[ModuleSpec] = &[
         PerInstance,
         ["grub_dpkg", "grub-dpkg"],
         [],
-        None
+        Some(grub_dpkg::handle)
     ),
     m!("apt_pipelining", PerInstance, ["apt_pipelining"], [], None),
     m!(
@@ -157,7 +181,7 @@ static REGISTRY: &[ModuleSpec] = &[
     m!("spacewalk", PerInstance, ["spacewalk"], [], None),
     m!("yum_add_repo", PerInstance, ["yum_repos"], [], None),
     m!("zypper_add_repo", Always, ["zypper"], [], None),
-    m!("ntp", PerInstance, ["ntp"], [], None),
+    m!("ntp", PerInstance, ["ntp"], [], Some(ntp::handle)),
     m!(
         "timezone",
         PerInstance,
@@ -171,10 +195,10 @@ static REGISTRY: &[ModuleSpec] = &[
         Always,
         ["disable_ec2_metadata"],
         [],
-        None
+        Some(disable_ec2_metadata::handle)
     ),
     m!("runcmd", PerInstance, ["runcmd"], [], Some(runcmd::handle)),
-    m!("byobu", PerInstance, [], ["byobu_by_default"], None),
+    m!("byobu", PerInstance, [], [], Some(byobu::handle)),
     m!(
         "package_update_upgrade_install",
         PerInstance,
@@ -204,7 +228,7 @@ static REGISTRY: &[ModuleSpec] = &[
     m!("ansible", PerInstance, ["ansible"], [], None),
     m!("mcollective", PerInstance, ["mcollective"], [], None),
     m!("salt_minion", PerInstance, ["salt_minion"], [], None),
-    m!("reset_rmc", PerInstance, [], [], None),
+    m!("reset_rmc", PerInstance, [], [], Some(reset_rmc::handle)),
     m!(
         "scripts_vendor",
         PerInstance,
@@ -254,10 +278,28 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(keys_to_console::handle)
     ),
-    m!("install_hotplug", PerInstance, [], [], None),
-    m!("phone_home", PerInstance, ["phone_home"], [], None),
+    m!(
+        "install_hotplug",
+        PerInstance,
+        [],
+        [],
+        Some(install_hotplug::handle)
+    ),
+    m!(
+        "phone_home",
+        PerInstance,
+        ["phone_home"],
+        [],
+        Some(phone_home::handle)
+    ),
     m!("final_message", Always, [], [], Some(final_message::handle)),
-    m!("power_state_change", PerInstance, ["power_state"], [], None),
+    m!(
+        "power_state_change",
+        PerInstance,
+        ["power_state"],
+        [],
+        Some(power_state_change::handle)
+    ),
 ];
 
 /// Upstream's `meta["distros"]` of the modules not verified everywhere;

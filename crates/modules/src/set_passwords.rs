@@ -151,13 +151,9 @@ pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
         debug!("No need to restart SSH service, {cfg_name} not updated.");
         return Ok(());
     }
+    // Under --root the runner skips these (the SSH daemon running here is
+    // this machine's), unless --machine-commands says the target's run.
     let host = ctx.host;
-    if host.is_sandbox() {
-        debug!(
-            "Skipped restarting the SSH daemon ({service}): the target is not the running system."
-        );
-        return Ok(());
-    }
     let distro = ctx.distro;
     let restart = |extra: &[&str]| {
         match host.run(&distro.service_cmd(host, ServiceAction::Restart, &service, extra)) {
@@ -168,14 +164,17 @@ pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
         }
     };
     if distro.uses_systemd(host) {
-        let state = host.run(&ci_host::Cmd::new([
-            "systemctl",
-            "show",
-            "--property",
-            "ActiveState",
-            "--value",
-            service.as_str(),
-        ]))?;
+        let state = host.run(
+            &ci_host::Cmd::new([
+                "systemctl",
+                "show",
+                "--property",
+                "ActiveState",
+                "--value",
+                service.as_str(),
+            ])
+            .in_target(),
+        )?;
         let state = state.stdout_str().trim().to_lowercase();
         if matches!(state.as_str(), "active" | "activating" | "reloading") {
             restart(&["--job-mode=ignore-dependencies"]);

@@ -573,7 +573,9 @@ fn fetch_url(
     let agent = ci_http::agent(&ci_http::AgentOpts {
         timeout_global: Some(fetch.timeout),
         env_proxy: true,
-        trust: ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p)),
+        trust: ci_http::Trust::resolving(host.root().display().to_string(), move |p: &str| {
+            h.try_resolve(p)
+        }),
         ..ci_http::AgentOpts::default()
     });
     let mut last = String::new();

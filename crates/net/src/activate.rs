@@ -102,6 +102,39 @@ impl Activator {
     }
 }
 
+impl Activator {
+    /// Bring one interface up (upstream's `bring_up_interface`, used for
+    /// a hotplugged NIC). True when the command succeeded.
+    pub fn bring_up_interface(self, host: &Host, device: &str) -> bool {
+        match self {
+            Activator::IfUpDown => alter(host, &["ifup", device], true),
+            Activator::IfConfig => alter(host, &["ifconfig", device, "up"], true),
+            Activator::NetworkManager => nm_up(host, device),
+            Activator::Netplan => netplan_apply(host),
+            Activator::Networkd => alter(host, &["ip", "link", "set", "dev", device, "up"], true),
+        }
+    }
+
+    /// Bring one interface down (upstream's `bring_down_interface`).
+    pub fn bring_down_interface(self, host: &Host, device: &str) -> bool {
+        match self {
+            Activator::IfUpDown => alter(host, &["ifdown", device], true),
+            Activator::IfConfig => alter(host, &["ifconfig", device, "down"], true),
+            Activator::NetworkManager => {
+                alter(host, &["nmcli", "device", "disconnect", device], true)
+            }
+            Activator::Netplan => netplan_apply(host),
+            Activator::Networkd => alter(host, &["ip", "link", "set", "dev", device, "down"], true),
+        }
+    }
+}
+
+/// Netplan cannot alter one interface: it applies everything.
+fn netplan_apply(host: &Host) -> bool {
+    log::debug!("Calling 'netplan apply' rather than altering individual interfaces");
+    alter(host, &["netplan", "apply"], false)
+}
+
 /// Whether a systemd unit file is installed in the target.
 fn has_unit(host: &Host, unit: &str) -> bool {
     [
@@ -268,6 +301,39 @@ mod tests {
                 "ifconfig eth0 up",
                 "ifconfig eth1 up",
                 "systemctl restart systemd-networkd systemd-resolved",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_interface_up_and_down() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = Arc::new(RecordingRunner::new());
+        let host = Host::with_runner(d.path(), rec.clone());
+        for a in [
+            Activator::IfUpDown,
+            Activator::IfConfig,
+            Activator::Netplan,
+            Activator::Networkd,
+            Activator::NetworkManager,
+        ] {
+            if a != Activator::NetworkManager {
+                assert!(a.bring_up_interface(&host, "eth1"));
+            }
+            assert!(a.bring_down_interface(&host, "eth1"));
+        }
+        assert_eq!(
+            rec.lines(),
+            [
+                "ifup eth1",
+                "ifdown eth1",
+                "ifconfig eth1 up",
+                "ifconfig eth1 down",
+                "netplan apply",
+                "netplan apply",
+                "ip link set dev eth1 up",
+                "ip link set dev eth1 down",
+                "nmcli device disconnect eth1",
             ]
         );
     }

@@ -304,6 +304,26 @@ pub trait Datasource: Send {
         &["boot-new-instance"]
     }
 
+    /// Rules put between the action check and the hook's `RUN` in the
+    /// hotplug udev rule (upstream's `extra_hotplug_udev_rules`), to limit
+    /// the hook to the platform's own NICs.
+    fn extra_hotplug_udev_rules(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Upstream's `hotplug_retry_settings` with `force_retry`: handle a
+    /// hotplug event again every `.0` until `.1` has passed, for metadata
+    /// services that publish a new NIC late. `None`: handle it once.
+    fn hotplug_retry_settings(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        None
+    }
+
+    /// Whether a hotplug event applies the refreshed config without first
+    /// finding the device's MAC in it (upstream's `skip_hotplug_detect`).
+    fn skip_hotplug_detect(&self) -> bool {
+        false
+    }
+
     /// Serialisable state, restored with [`crate::from_cache`].
     fn to_cache(&self) -> Value;
 }

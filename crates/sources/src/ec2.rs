@@ -285,7 +285,7 @@ impl Ec2 {
         self.userdata_raw = Some(maybe_b64decode(ud));
         self.identity = match got.identity {
             Some(Ok(body)) => crawl::decode_leaf("document", &body),
-            Some(Err(e)) if e.code() != Some(404) => {
+            Some(Err(e)) if e.code() != Some(ci_http::status::NOT_FOUND) => {
                 log::warn!(
                     "Failed fetching dynamic/instance-identity from url {}: {e}",
                     tree::identity_url(&root)
@@ -510,6 +510,20 @@ impl Datasource for Ec2 {
 
     fn default_update_events(&self) -> &'static [&'static str] {
         &["boot-new-instance", "hotplug"]
+    }
+
+    fn extra_hotplug_udev_rules(&self) -> Option<&'static str> {
+        // Only NICs with EC2's drivers run the hook, not docker's veths
+        // (upstream LP: #1946003).
+        Some("\nENV{ID_NET_DRIVER}==\"vif|ena|ixgbevf\", GOTO=\"cloudinit_hook\"\nGOTO=\"cloudinit_end\"\n")
+    }
+
+    fn hotplug_retry_settings(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        // A new NIC can reach IMDS after its udev event: retry every 5 s for 30 s.
+        Some((
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(30),
+        ))
     }
 
     fn to_cache(&self) -> Value {

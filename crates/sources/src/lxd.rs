@@ -126,7 +126,7 @@ impl Lxd {
         let mut left = RETRIES_ON_500;
         let (code, body) = loop {
             let (code, body) = http::get(&sock, route, self.timeout).map_err(invalid)?;
-            if code == 500 && left > 0 {
+            if ci_http::status::LXD_RETRY_CODES.contains(&code) && left > 0 {
                 std::thread::sleep(self.retry_sleep);
                 log::warn!("[GET] [HTTP:{code}] {url}, retrying {left} more time(s)");
                 left -= 1;
@@ -274,6 +274,12 @@ fn default_interface_name(host: &Host) -> String {
 }
 
 impl Datasource for Lxd {
+    /// LXD's metadata does not list a hot-added NIC's MAC; upstream applies
+    /// the refreshed config without looking for it.
+    fn skip_hotplug_detect(&self) -> bool {
+        true
+    }
+
     fn dsname(&self) -> &'static str {
         "LXD"
     }

@@ -160,8 +160,10 @@ impl Scaleway {
         Ok(true)
     }
 
-    /// Upstream `query_data_api`: ports 1, 2, ... (`retries - 1` of them,
-    /// at least one); 404 means unset.
+    /// Upstream `query_data_api`: ports 1, 2, ... in order (`retries - 1`
+    /// of them, at least one), each bound by `ci_http` on the unspecified
+    /// address of the API's family; any failure (a busy port, a refusal,
+    /// a 429) warns, waits and moves to the next port; 404 means unset.
     fn data_api(
         &self,
         host: &Host,
@@ -182,7 +184,7 @@ impl Scaleway {
             } else {
                 SourcePort::Any
             };
-            match get_from_port(host, &self.opts.http, url, source, timeout) {
+            match get_from_port(&self.opts.http, url, source, timeout) {
                 Ok(data) => {
                     log::debug!("{what}-data downloaded");
                     return Ok(data);

@@ -115,7 +115,7 @@ impl UrlError {
     /// HTTP status (404 for a missing file), as upstream's `UrlError.code`.
     pub fn code(&self) -> Option<u16> {
         match self {
-            UrlError::NotFound { .. } => Some(404),
+            UrlError::NotFound { .. } => Some(ci_http::status::NOT_FOUND),
             UrlError::Status { code, .. } => Some(*code),
             _ => None,
         }
@@ -141,12 +141,23 @@ pub struct UrlReader {
 
 impl UrlReader {
     pub fn new(policy: UrlPolicy) -> Self {
+        Self::build(policy, None)
+    }
+
+    /// Requests leave from local port `port` (Scaleway's proof of root:
+    /// below 1024); a port that cannot be bound fails the attempt.
+    pub fn from_port(policy: UrlPolicy, port: u16) -> Self {
+        Self::build(policy, Some(port))
+    }
+
+    fn build(policy: UrlPolicy, source_port: Option<u16>) -> Self {
         let agent = ci_http::agent(&ci_http::AgentOpts {
             timeout_global: policy.timeout,
             timeout_connect: policy.connect_timeout,
             user_agent: Some(policy.user_agent.clone()),
             env_proxy: policy.env_proxy,
             trust: policy.trust.clone(),
+            source_port,
             ..ci_http::AgentOpts::default()
         });
         UrlReader { agent, policy }
@@ -201,7 +212,7 @@ impl UrlReader {
                 Ok(resp) => status_error(url, resp.code),
                 Err(e) => e,
             };
-            if err.code() == Some(503) {
+            if err.code() == Some(ci_http::status::SERVICE_UNAVAILABLE) {
                 log::warn!("Endpoint returned a 503 error. HTTP endpoint is overloaded. Retrying.");
             }
             attempt += 1;
@@ -307,14 +318,8 @@ pub(crate) fn send_once(
 
 /// The error upstream's `readurl` raises for a status (and its text).
 pub(crate) fn status_error(url: &str, code: u16) -> UrlError {
-    let kind = if (400..500).contains(&code) {
-        "Client Error"
-    } else if code >= 500 {
-        "Server Error"
-    } else {
-        "Unexpected Status"
-    };
-    if code == 404 {
+    let kind = ci_http::status::error_class(code);
+    if code == ci_http::status::NOT_FOUND {
         return UrlError::NotFound {
             url: url.to_string(),
             message: format!("404 Client Error: Not Found for url: {url}"),
@@ -331,7 +336,9 @@ pub(crate) fn status_error(url: &str, code: u16) -> UrlError {
 /// sandboxes trust their own `/etc/ssl/certs`).
 pub fn trust_of(host: &Host) -> ci_http::Trust {
     let h = host.clone();
-    ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p))
+    ci_http::Trust::resolving(host.root().display().to_string(), move |p: &str| {
+        h.try_resolve(p)
+    })
 }
 
 /// Upstream's `read_file_or_url`: `file://PATH` and `/PATH` are read below

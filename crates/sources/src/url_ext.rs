@@ -6,7 +6,7 @@
 //! bound below 1024, as proof they run as root).
 
 use crate::url::{UrlError, UrlPolicy, UrlReader};
-use ci_host::{Cmd, Host};
+use ci_host::Host;
 use ci_pyval::py_str;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -153,80 +153,23 @@ pub(crate) enum SourcePort {
     Privileged(u16),
 }
 
-/// GET `url` from `port`; `Ok(None)` for HTTP 404.
-///
-/// The standard library cannot bind a client socket before connecting and
-/// this crate forbids `unsafe`, so a privileged port goes through `curl
-/// --local-port` on the host, as upstream's CloudStack password client
-/// goes through `wget`.
+/// One GET of `url` from `port`, not retried; `Ok(None)` for HTTP 404.
 pub(crate) fn get_from_port(
-    host: &Host,
     base: &UrlPolicy,
     url: &str,
     port: SourcePort,
     timeout: Duration,
 ) -> Result<Option<Vec<u8>>, UrlError> {
-    let port = match port {
-        SourcePort::Any => {
-            return match one_shot(base, timeout).get(url, &[]) {
-                Ok(r) => Ok(Some(r.body)),
-                Err(e) if e.code() == Some(404) => Ok(None),
-                Err(e) => Err(e),
-            }
+    let reader = match port {
+        SourcePort::Any => one_shot(base, timeout),
+        SourcePort::Privileged(p) => {
+            UrlReader::from_port(one_shot(base, timeout).policy().clone(), p)
         }
-        SourcePort::Privileged(p) => p,
     };
-    const MARK: &str = "\n--ci-http-status:";
-    let secs = format!("{}", timeout.as_secs().max(1));
-    let cmd = Cmd::new([
-        "curl".to_string(),
-        "--silent".into(),
-        "--show-error".into(),
-        "--noproxy".into(),
-        "*".into(),
-        "--local-port".into(),
-        port.to_string(),
-        "--max-time".into(),
-        secs,
-        "--user-agent".into(),
-        base.user_agent.clone(),
-        "--write-out".into(),
-        format!("{MARK}%{{http_code}}"),
-        url.to_string(),
-    ]);
-    let out = host.run(&cmd).map_err(|e| UrlError::Transport {
-        url: url.to_string(),
-        message: e.to_string(),
-    })?;
-    let text = out.stdout;
-    let split = text
-        .windows(MARK.len())
-        .rposition(|w| w == MARK.as_bytes())
-        .ok_or_else(|| UrlError::Transport {
-            url: url.to_string(),
-            message: "curl printed no status".into(),
-        })?;
-    let (body, tail) = text.split_at(split);
-    let code: u16 = String::from_utf8_lossy(tail.get(MARK.len()..).unwrap_or_default())
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    match code {
-        200..=299 => Ok(Some(body.to_vec())),
-        404 => Ok(None),
-        0 => Err(UrlError::Transport {
-            url: url.to_string(),
-            message: "no HTTP response".into(),
-        }),
-        c => Err(UrlError::Status {
-            url: url.to_string(),
-            code: c,
-            reason: if c >= 500 {
-                "Server Error".into()
-            } else {
-                "Client Error".into()
-            },
-        }),
+    match reader.get(url, &[]) {
+        Ok(r) => Ok(Some(r.body)),
+        Err(e) if e.code() == Some(ci_http::status::NOT_FOUND) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -270,9 +213,8 @@ pub(crate) fn macs_of(host: &Host, names: Vec<String>) -> Vec<(String, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ci_host::RecordingRunner;
     use serde_json::json;
-    use std::sync::Arc;
+    use std::io::{Read, Write};
 
     #[test]
     fn config_numbers() {
@@ -298,27 +240,50 @@ mod tests {
     }
 
     #[test]
-    fn privileged_port_goes_through_curl() {
-        let d = tempfile::tempdir().unwrap();
-        let run = |answer: &[u8], port: u16| {
-            let rr = Arc::new(RecordingRunner::new());
-            let h = Host::with_runner(d.path(), rr.clone());
-            rr.answer("curl", 0, answer);
-            let got = get_from_port(
-                &h,
-                &UrlPolicy::default(),
-                "http://169.254.42.42/user_data/cloud-init",
-                SourcePort::Privileged(port),
-                Duration::from_secs(10),
-            );
-            (got, rr.lines().join("\n"))
+    fn privileged_port_is_the_peer_port() {
+        if !Host::running_as_root() {
+            eprintln!("skipped: binding ports below 1024 needs root");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/user_data/cloud-init",
+            listener.local_addr().unwrap().port()
+        );
+        let answer = |status: &'static str, body: &'static str| {
+            let (mut conn, peer) = listener.accept().unwrap();
+            let mut head = [0u8; 4096];
+            let _ = conn.read(&mut head).unwrap();
+            write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            peer.port()
         };
-        let (got, line) = run(b"#cloud-config\n\n--ci-http-status:200", 1);
-        assert_eq!(got.unwrap().as_deref(), Some(&b"#cloud-config\n"[..]));
-        assert!(line.contains("--local-port 1 "), "{line}");
-        assert_eq!(run(b"nope\n--ci-http-status:404", 2).0.unwrap(), None);
-        let e = run(b"\n--ci-http-status:429", 2).0.unwrap_err();
-        assert_eq!(e.code(), Some(429));
-        assert!(run(b"", 2).0.is_err());
+        let get = |port| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                get_from_port(
+                    &UrlPolicy::default(),
+                    &url,
+                    SourcePort::Privileged(port),
+                    Duration::from_secs(5),
+                )
+            })
+        };
+        let t = get(1020);
+        assert_eq!(answer("200 OK", "#cloud-config\n"), 1020);
+        assert_eq!(
+            t.join().unwrap().unwrap().as_deref(),
+            Some(&b"#cloud-config\n"[..])
+        );
+        let t = get(1021);
+        assert_eq!(answer("404 Not Found", "nope"), 1021);
+        assert_eq!(t.join().unwrap().unwrap(), None);
+        let t = get(1022);
+        answer("429 Too Many Requests", "");
+        assert_eq!(t.join().unwrap().unwrap_err().code(), Some(429));
     }
 }

@@ -276,28 +276,80 @@ fn truncated_user_data_fails_after_port_retries() {
     );
 }
 
+/// The privileged tests bind ports 1 and 2 on every address; one at a time.
+static LOW_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn root_or_skip() -> bool {
+    let root = Host::running_as_root();
+    if !root {
+        eprintln!("skipped: binding ports below 1024 needs root");
+    }
+    root
+}
+
 #[test]
-fn privileged_source_port_is_bound_through_curl() {
+fn privileged_source_port_is_bound_by_us() {
+    if !root_or_skip() {
+        return;
+    }
+    let _low = LOW_PORTS.lock().unwrap_or_else(|e| e.into_inner());
     common::capture();
-    let s = seed(META, None, None);
+    let s = seed(META, Some(USER), Some(VENDOR));
     let srv = serve("scaleway", s.path(), Faults::default());
     let d = tempfile::tempdir().unwrap();
     let rr = Arc::new(RecordingRunner::new());
-    rr.answer("curl", 0, b"#cloud-config\n\n--ci-http-status:200");
     let host = Host::with_runner(d.path(), rr.clone());
     let config = cfg(json!({}));
     let net = net();
     let ctx = SourceContext::new(&host, &config, Stage::Local).with_net(&net);
     let mut ds = ds(&srv.url()).with_privileged_port(true);
     assert!(ds.crawl(&ctx).unwrap());
-    let lines = rr.lines();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines[0].contains("--local-port 1 "), "{lines:?}");
-    assert!(lines[0].ends_with(&format!("{}/user_data/cloud-init", srv.url())));
-    assert!(lines[1].ends_with(&format!("{}/vendor_data/cloud-init", srv.url())));
-    assert_eq!(ds.userdata_raw(), Some(&b"#cloud-config\n"[..]));
-    // The plain metadata document is not privileged.
-    assert_eq!(srv.count("GET", "/conf"), 1);
+    // No helper program: the socket is bound in-process.
+    assert!(rr.lines().is_empty(), "{:?}", rr.lines());
+    assert_eq!(ds.userdata_raw(), Some(USER.as_bytes()));
+    assert_eq!(ds.vendordata_raw(), Some(VENDOR.as_bytes()));
+    assert!(common::warnings().is_empty(), "{:?}", common::warnings());
+    let m = common::messages();
+    assert!(
+        m.iter()
+            .any(|l| l == "Trying to get user-data data (bind on port 1)..."),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn busy_privileged_port_is_retried_on_the_next() {
+    if !root_or_skip() {
+        return;
+    }
+    let _low = LOW_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    common::capture();
+    let s = seed(META, Some(USER), None);
+    let srv = serve("scaleway", s.path(), Faults::default());
+    // On 127.0.0.2: earlier requests from port 1 to 127.0.0.1 may linger
+    // in TIME_WAIT there, which a listener could not bind over; ours binds
+    // the wildcard address, which this listener makes busy either way.
+    let holder = std::net::TcpListener::bind("127.0.0.2:1").unwrap();
+    let (_d, host) = root();
+    // retries 3: ports 1 and 2.
+    let config = cfg(json!({"retries": 3}));
+    let net = net();
+    let ctx = SourceContext::new(&host, &config, Stage::Local).with_net(&net);
+    let mut ds = ds(&srv.url()).with_privileged_port(true);
+    assert!(ds.crawl(&ctx).unwrap());
+    drop(holder);
+    assert_eq!(ds.userdata_raw(), Some(USER.as_bytes()));
+    // Port 1 never reached the service; port 2 did, once per document.
+    assert_eq!(srv.count("GET", "/user_data/cloud-init"), 1);
+    let w = common::warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    for (what, line) in ["user-data", "vendor-data"].iter().zip(&w) {
+        assert!(
+            line.starts_with(&format!("Error while trying to get {what} data: "))
+                && line.contains("cannot bind local port 1: Address already in use"),
+            "{w:?}"
+        );
+    }
 }
 
 #[test]

@@ -188,7 +188,9 @@ impl Log for CiLogger {
         if (is_warning && self.stderr) || self.debug_stderr {
             let _ = writeln!(std::io::stderr(), "{line}");
         }
-        if is_warning {
+        // A dependency's warning (ureq, rustls) is logged, never counted as
+        // one of the boot's recoverable errors.
+        if is_warning && is_own_target(record.target()) {
             if let Ok(mut c) = CAPTURE.lock() {
                 c.push((level.to_string(), msg));
             }

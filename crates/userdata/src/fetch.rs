@@ -46,7 +46,9 @@ impl HttpFetcher {
         match &self.host {
             Some(host) => {
                 let h = host.clone();
-                ci_http::Trust::via(host.root().display().to_string(), move |p: &str| h.read(p))
+                ci_http::Trust::resolving(host.root().display().to_string(), move |p: &str| {
+                    h.try_resolve(p)
+                })
             }
             None => ci_http::Trust::system(),
         }

@@ -112,9 +112,21 @@ fn parses_all_entry_forms() {
 fn frequencies_skip_and_unknown_modules() {
     let w = World::new(
         "ubuntu",
-        json!({"runcmd": ["true"], "growpart": {"mode": "auto"}}),
+        json!({"runcmd": ["true"], "puppet": {"install": false}}),
     );
-    let list = json!(["runcmd", "bootcmd", "growpart", "resizefs", "nope", "migrator"]);
+    // With apt present and no apt config, upstream's apt_configure would
+    // write sources.list: work left undone, no semaphore.
+    w.host
+        .write_atomic("/usr/bin/apt-get", b"", &WriteOpts::mode(0o755))
+        .unwrap();
+    let list = json!([
+        "runcmd",
+        "bootcmd",
+        "puppet",
+        "apt_configure",
+        "nope",
+        "migrator"
+    ]);
     let entries = parse_module_list(Some(&list), "x");
     let sems = MemSems::default();
     let ev = Rec::default();
@@ -125,8 +137,8 @@ fn frequencies_skip_and_unknown_modules() {
         vec![
             ("runcmd", Outcome::Ran),
             ("bootcmd", Outcome::Skipped),
-            ("growpart", Outcome::NotBuilt),
-            ("resizefs", Outcome::Skipped),
+            ("puppet", Outcome::NotBuilt),
+            ("apt_configure", Outcome::Skipped),
             ("nope", Outcome::Unknown),
         ]
     );
@@ -237,7 +249,7 @@ fn modules_not_verified_on_the_distro_are_skipped_unless_overridden() {
     assert!(logcap::all().contains(&"running unverified_modules: 'snap'".to_string()));
 
     let w = World::new("fedora", json!({}));
-    let (r, sems, _) = w.run("modules-config", json!(["ssh_import_id", "byobu"]));
+    let (r, sems, _) = w.run("modules-config", json!(["ssh_import_id", "fan"]));
     assert!(r.outcomes.iter().all(|(_, o)| *o == Outcome::Skipped));
     assert!(sems.names().is_empty());
 }
@@ -245,14 +257,14 @@ fn modules_not_verified_on_the_distro_are_skipped_unless_overridden() {
 #[test]
 fn single_runs_without_the_section_checks() {
     let w = World::new("fedora", json!({}));
-    let (r, sems, _) = w.run("single", json!(["byobu"]));
-    assert_eq!(outcomes(&r), vec![("byobu", Outcome::Idle)]);
-    assert_eq!(sems.names(), vec!["config_byobu"]);
-    // Without their activate keys upstream's modules still run (and find
-    // nothing to do) under `single`.
-    let (r, sems, _) = w.run("single", json!(["ntp"]));
-    assert_eq!(outcomes(&r), vec![("ntp", Outcome::Idle)]);
-    assert_eq!(sems.names(), vec!["config_ntp"]);
+    // fan is verified on ubuntu only, and has an activate key: `single`
+    // runs it anyway, and without its key upstream's finds nothing to do.
+    let (r, sems, _) = w.run("single", json!(["fan"]));
+    assert_eq!(outcomes(&r), vec![("fan", Outcome::Idle)]);
+    assert_eq!(sems.names(), vec!["config_fan"]);
+    let (r, sems, _) = w.run("single", json!(["puppet"]));
+    assert_eq!(outcomes(&r), vec![("puppet", Outcome::Idle)]);
+    assert_eq!(sems.names(), vec!["config_puppet"]);
     let (r, _, _) = w.run("single", json!(["runcmd"]));
     assert_eq!(outcomes(&r), vec![("runcmd", Outcome::Ran)]);
 }
@@ -263,53 +275,33 @@ fn single_runs_without_the_section_checks() {
 fn idle_unbuilt_modules_run_as_upstream_and_asked_ones_leave_no_semaphore() {
     logcap::init();
     let w = World::new("debian", json!({"apt": {"preserve_sources_list": true}}));
-    let (r, sems, ev) = w.run(
-        "modules-final",
-        json!([
-            "mounts",
-            "apt-configure",
-            "byobu",
-            "reset_rmc",
-            "install-hotplug",
-            "growpart"
-        ]),
-    );
+    let (r, sems, ev) = w.run("modules-final", json!(["apt-configure", "puppet"]));
     assert_eq!(
         outcomes(&r),
         vec![
-            ("mounts", Outcome::Idle),
             ("apt-configure", Outcome::Idle),
-            ("byobu", Outcome::Idle),
-            ("reset_rmc", Outcome::Idle),
-            ("install-hotplug", Outcome::Idle),
-            ("growpart", Outcome::Skipped),
+            ("puppet", Outcome::Skipped)
         ]
     );
-    assert_eq!(
-        sems.names(),
-        vec![
-            "config_apt_configure",
-            "config_byobu",
-            "config_install_hotplug",
-            "config_mounts",
-            "config_reset_rmc"
-        ]
-    );
+    assert_eq!(sems.names(), vec!["config_apt_configure"]);
     let ev = ev.0.borrow();
-    assert_eq!(ev.len(), 10);
+    assert_eq!(ev.len(), 2);
     assert_eq!(
-        ev[2],
+        ev[0],
         "start modules-final/config-apt-configure running config-apt-configure with frequency once-per-instance"
     );
-    assert_eq!(ev[3], "finish modules-final/config-apt-configure SUCCESS");
+    assert_eq!(ev[1], "finish modules-final/config-apt-configure SUCCESS");
     assert!(logcap::warnings().is_empty(), "{:?}", logcap::warnings());
 
     let w = World::new(
         "debian",
-        json!({"byobu_by_default": "enable", "mounts": [["/dev/vdb", "/data"]],
+        json!({"puppet": {"install": false}, "ansible": {"install_method": "pip"},
                "apt": {"preserve_sources_list": true, "proxy": "http://p"}}),
     );
-    let (r, sems, ev) = w.run("modules-final", json!(["mounts", "apt_configure", "byobu"]));
+    let (r, sems, ev) = w.run(
+        "modules-final",
+        json!(["puppet", "apt_configure", "ansible"]),
+    );
     assert!(r.outcomes.iter().all(|(_, o)| *o == Outcome::NotBuilt));
     assert!(sems.names().is_empty() && ev.0.borrow().is_empty());
     assert_eq!(logcap::warnings().len(), 3);

@@ -59,8 +59,8 @@ pub(super) fn fetch_token(
                 start.elapsed().as_secs(),
                 max_wait.as_secs()
             );
-            if let Some(code) = err.code().filter(|c| *c >= 400) {
-                if code == 403 {
+            if ci_http::status::token_request_gives_up(err.code()) {
+                if err.code() == Some(ci_http::status::FORBIDDEN) {
                     log::warn!(
                         "Ecs IMDS endpoint returned a 403 error. HTTP endpoint is disabled. Aborting."
                     );
@@ -132,7 +132,7 @@ impl Session {
             if stop(&err) {
                 return Err(err);
             }
-            if err.code() == Some(401) {
+            if err.code() == Some(ci_http::status::UNAUTHORIZED) {
                 log::debug!("Clearing cached Ecs API token due to expiry");
                 if let Ok(mut t) = self.token.lock() {
                     *t = None;
@@ -154,7 +154,10 @@ impl Session {
     /// empty (with upstream's warning) when they cannot be read.
     pub(super) fn item(&self, item: &str) -> Vec<u8> {
         let url = self.url(item);
-        match self.get(&url, |e| e.code() == Some(404)) {
+        match self.get(&url, |e| {
+            e.code()
+                .is_some_and(|c| ci_http::status::SKIP_USERDATA_CODES.contains(&c))
+        }) {
             Ok(b) => b,
             Err(e) => {
                 log::warn!("Failed fetching {item} from url {url}");
@@ -170,7 +173,7 @@ impl Session {
         let url = self.url("meta-data/all");
         let body = self
             .get(&url, |e| {
-                let stop = e.code() == Some(404);
+                let stop = e.code() == Some(ci_http::status::NOT_FOUND);
                 if stop {
                     log::warn!("whole meta_path is not found, skipping");
                 }

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 pub const EXTENDED_QUERY: &str = "instance?api-version=2021-08-01&extended=true";
 pub const FALLBACK_QUERY: &str = "instance?api-version=2019-06-01";
-/// HTTP statuses worth another try (not there yet, gone yet, throttled, server error).
-const RETRY_CODES: &[u16] = &[404, 410, 429, 500];
 
 /// One failed IMDS request, as upstream's `UrlError`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +98,7 @@ impl RetryHandler {
                 retry = false;
             }
         } else if let Some(code) = e.code {
-            if !RETRY_CODES.contains(&code) {
+            if !ci_http::status::AZURE_IMDS_RETRY_CODES.contains(&code) {
                 retry = false;
             }
         }
@@ -203,7 +201,7 @@ pub fn fetch_metadata_with_api_fallback(
         &mut handler(),
     ) {
         Ok(b) => b,
-        Err(e) if e.code == Some(400) => {
+        Err(e) if e.code == Some(ci_http::status::BAD_REQUEST) => {
             log::warn!("Falling back to IMDS api-version: 2019-06-01");
             fetch_url(
                 client,

@@ -37,7 +37,12 @@ pub(crate) fn user_data(reader: &UrlReader, base: &str, version: &str) -> Vec<u8
     let url = combine_url(&combine_url(base, version), "user-data");
     match reader.get(&url, &[]) {
         Ok(r) => r.body,
-        Err(e) if e.code() == Some(404) => Vec::new(),
+        Err(e)
+            if e.code()
+                .is_some_and(|c| ci_http::status::SKIP_USERDATA_CODES.contains(&c)) =>
+        {
+            Vec::new()
+        }
         Err(e) => {
             log::warn!("Failed fetching userdata from url {url}");
             log::debug!("{e}");

@@ -58,7 +58,7 @@ impl Client {
             Some(timeout),
             self.max_body,
         )?;
-        if resp.code == 503 {
+        if resp.code == ci_http::status::SERVICE_UNAVAILABLE {
             log::warn!("Endpoint returned a 503 error. HTTP endpoint is overloaded. Retrying.");
         }
         Ok(resp)

@@ -84,10 +84,14 @@ impl Session<'_> {
                 Ok(b) => return Ok(b),
                 Err(e) => e,
             };
-            if stop_on_404 && err.code() == Some(404) {
+            if stop_on_404
+                && err
+                    .code()
+                    .is_some_and(|c| ci_http::status::SKIP_USERDATA_CODES.contains(&c))
+            {
                 return Err(err);
             }
-            if self.aws && err.code() == Some(401) {
+            if self.aws && err.code() == Some(ci_http::status::UNAUTHORIZED) {
                 let mut slot = self.slot();
                 // Requests in flight with the old token all see 401; only
                 // the first asks for a new one.
@@ -101,7 +105,7 @@ impl Session<'_> {
             if attempt >= tries {
                 return Err(err);
             }
-            let pause = if err.code() == Some(503) {
+            let pause = if err.code() == Some(ci_http::status::SERVICE_UNAVAILABLE) {
                 Duration::from_secs(1)
             } else {
                 self.crawl.sec_between
@@ -133,7 +137,12 @@ impl Session<'_> {
 pub(super) fn user_data_of(url: &str, r: Result<Vec<u8>, UrlError>) -> Vec<u8> {
     match r {
         Ok(b) => b,
-        Err(e) if e.code() == Some(404) => Vec::new(),
+        Err(e)
+            if e.code()
+                .is_some_and(|c| ci_http::status::SKIP_USERDATA_CODES.contains(&c)) =>
+        {
+            Vec::new()
+        }
         Err(e) => {
             log::warn!("Failed fetching userdata from url {url}: {e}");
             Vec::new()

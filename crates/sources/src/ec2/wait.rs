@@ -17,14 +17,14 @@ pub(super) enum Verdict {
 /// AWS token requests: 403 and other 4xx fail fast, 503 retries.
 pub(super) fn token_exception(e: &UrlError) -> Verdict {
     match e.code() {
-        Some(403) => {
+        Some(ci_http::status::FORBIDDEN) => {
             log::warn!(
                 "Ec2 IMDS endpoint returned a 403 error. HTTP endpoint is disabled. Aborting."
             );
             Verdict::Abort
         }
-        Some(503) => Verdict::RetrySoon,
-        Some(c) if c >= 400 => {
+        Some(ci_http::status::SERVICE_UNAVAILABLE) => Verdict::RetrySoon,
+        c if ci_http::status::token_request_gives_up(c) => {
             log::warn!("Fatal error while requesting Ec2 IMDSv2 API tokens");
             Verdict::Abort
         }

@@ -336,7 +336,7 @@ impl HttpBackend {
                 Err(e) => e,
             };
             let retry = match err.code() {
-                Some(c) if c >= 400 => matches!(c, 408 | 429 | 500 | 502 | 503 | 504),
+                Some(c) if c >= 400 => ci_http::status::OPENSTACK_RETRY_CODES.contains(&c),
                 _ => true,
             };
             attempt += 1;

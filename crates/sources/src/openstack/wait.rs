@@ -60,7 +60,7 @@ fn attempt(spec: &WaitSpec, url: &str, timeout: Duration, start: Instant) -> Att
     log_failure(spec, url, &err, start);
     // The reader has already logged upstream's 503 warning.
     Attempt::Failed {
-        retry_soon: err.code() == Some(503),
+        retry_soon: err.code() == Some(ci_http::status::SERVICE_UNAVAILABLE),
     }
 }
 
