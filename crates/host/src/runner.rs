@@ -164,6 +164,7 @@ const MACHINE_TOOLS: &[&str] = &[
     "hwclock",
     "sysctl",
     "raspi-config",
+    "rpi-usb-gadget",
 ];
 
 /// Whether `argv` runs one of the machine-level tools (`mkfs*` included),

@@ -31,6 +31,7 @@ mod ntp;
 mod phone_home;
 pub mod power_state_change;
 mod pyerr;
+mod raspberry_pi;
 mod reset_rmc;
 mod resizefs;
 mod resolv_conf;

@@ -189,7 +189,13 @@ static REGISTRY: &[ModuleSpec] = &[
         [],
         Some(timezone::handle)
     ),
-    m!("raspberry_pi", PerInstance, ["rpi"], [], None),
+    m!(
+        "raspberry_pi",
+        PerInstance,
+        ["rpi"],
+        [],
+        Some(raspberry_pi::handle)
+    ),
     m!(
         "disable_ec2_metadata",
         Always,
@@ -419,6 +425,7 @@ static DISTROS: &[(&str, &[&str])] = &[
             "sles",
         ],
     ),
+    ("raspberry_pi", &["raspberry-pi-os"]),
     ("rh_subscription", &["fedora", "openeuler", "rhel"]),
     ("snap", &["ubuntu"]),
     ("spacewalk", &["fedora", "openeuler", "rhel"]),
