@@ -169,8 +169,12 @@ fn set_passwords_commands_and_sshd_config() {
             vec!["passwd", "--expire", "ubuntu"],
             vec!["passwd", "--expire", "rnd"],
             vec!["passwd", "--expire", "al"],
+            // sshd_config changed: the target's SSH daemon is restarted (a real
+            // runner skips it under --root unless --machine-commands).
+            vec!["service", "ssh", "restart"],
         ]
     );
+    assert_eq!(calls[5].place, ci_host::Where::Target);
     let stdin0 = String::from_utf8(calls[0].stdin.clone().unwrap()).unwrap();
     assert!(
         stdin0.starts_with("ubuntu:pw1\nrnd:")
