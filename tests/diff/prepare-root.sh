@@ -43,14 +43,17 @@ if [ ! -f "$seed/user-data" ]; then : > "$seed/user-data"; fi
 # recording stubs (tests/diff/stubs): both sides' calls land, in order, in
 # /var/lib/harness/commands, which is compared like any other file. A case's
 # own stubs/<tool> scripts replace the default one; stubs/ABSENT names tools
-# that must not exist at all.
+# that must not exist at all, stubs/EXTRA tools a Debian image lacks that get
+# the default recording stub for this case (dnf, snap, puppet, ...).
 stubs=$repo/tests/diff/stubs
 mkdir -p "$root/usr/local/lib/harness" "$root/usr/local/sbin" "$root/var/lib/harness"
 install -m 0755 "$stubs/log" "$stubs/record" "$root/usr/local/lib/harness/"
 install -m 0644 "$stubs/STDIN" "$root/usr/local/lib/harness/STDIN"
 absent=
 if [ -f "$case/stubs/ABSENT" ]; then absent=$(grep -v '^#' "$case/stubs/ABSENT" || true); fi
-for tool in $(grep -v '^#' "$stubs/TOOLS"); do
+extra=
+if [ -f "$case/stubs/EXTRA" ]; then extra=$(grep -v '^#' "$case/stubs/EXTRA" || true); fi
+for tool in $(grep -v '^#' "$stubs/TOOLS") $extra; do
     if printf '%s\n' $absent | grep -qx "$tool"; then continue; fi
     ln -sf ../lib/harness/record "$root/usr/local/sbin/$tool"
 done
@@ -59,7 +62,7 @@ for tool in $absent; do
 done
 if [ -d "$case/stubs" ]; then
     for f in "$case/stubs/"*; do
-        [ "${f##*/}" = ABSENT ] && continue
+        case ${f##*/} in ABSENT | EXTRA) continue ;; esac
         rm -f "$root/usr/local/sbin/${f##*/}"
         install -m 0755 "$f" "$root/usr/local/sbin/${f##*/}"
     done

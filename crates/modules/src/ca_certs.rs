@@ -129,7 +129,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     }
 
     log::debug!("Updating certificates");
-    crate::ntp::pkg::run_uncaptured(ctx, &Cmd::new([store.update_cmd]).in_target())
+    crate::pkg::run_uncaptured(ctx, &Cmd::new([store.update_cmd]).in_target())
 }
 
 /// The module's config must be a mapping; anything else fails where
@@ -170,7 +170,7 @@ fn disable_defaults(ctx: &Ctx, store: &Store) -> ModResult {
                 let cmd = Cmd::new(["debconf-set-selections", "-"])
                     .stdin("ca-certificates ca-certificates/trust_new_crts select no")
                     .in_target();
-                crate::ntp::pkg::run_captured_tuple(ctx, &cmd)?;
+                crate::pkg::run_captured_tuple(ctx, &cmd)?;
             }
             Ok(())
         }

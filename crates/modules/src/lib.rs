@@ -29,6 +29,7 @@ mod locale;
 mod mounts;
 mod ntp;
 mod phone_home;
+pub(crate) mod pkg;
 pub mod power_state_change;
 mod pyerr;
 mod raspberry_pi;

@@ -4,8 +4,8 @@
 
 mod clients;
 mod layout;
-pub(crate) mod pkg;
 
+use crate::pkg;
 use crate::template::render_string;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_distro::ServiceAction;

@@ -1,7 +1,5 @@
-//! Running commands in the target for the NTP and CA certificate modules:
-//! the NTP client's package installation (upstream's
-//! `distro.install_packages`), and commands that fail with upstream's
-//! `ProcessExecutionError` text.
+//! Package management in the target, shared by every module that installs:
+//! upstream's `distro.install_packages` and the commands around it.
 
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::Cmd;
