@@ -6,7 +6,7 @@
 #   build-image.sh upstream         Debian's own cloud-init package (the comparison)
 #   build-image.sh baseline         no agent: user "bench" with the test key and host keys baked in
 #
-# Every variant has the same base: systemd, udev, openssh-server, sudo, iproute2, the cloud
+# Every variant has the same base: systemd, udev, openssh-server, sudo, iproute2, gpg, the cloud
 # kernel, initramfs-tools, and systemd-networkd with a DHCP .network for en*/eth* (the agent
 # does not render network configuration yet). No host keys and no users unless baseline.
 #
@@ -34,6 +34,9 @@ pkgs+=,e2fsprogs,linux-image-cloud-amd64,initramfs-tools,zstd
 # What Debian's cloud images carry for the machine modules: growpart, sfdisk and sgdisk
 # (disk_setup), a time service (ntp).
 pkgs+=,cloud-guest-utils,fdisk,gdisk,systemd-timesyncd
+# gpg: apt_configure dearmors the keys of `apt: sources:` with it (upstream installs gnupg
+# first when it is missing, which would need the archive the VM cannot reach).
+pkgs+=,gpg
 case "$variant" in
     upstream) pkgs+=,cloud-init ;;
     agent)

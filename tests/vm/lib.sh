@@ -92,8 +92,9 @@ vm_start() {
         esac
     else
         local net="user,model=virtio-net-pci,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$VM_PORT-:22"
-        # One web service for the guest at 10.0.2.100:80 (phone_home's target), which is
-        # a listener on 127.0.0.1 here: a socat per guest connection, nothing else.
+        # One web service for the guest at 10.0.2.100:80 (phone_home's target and the test
+        # apt repository), which is a listener on 127.0.0.1 here: a socat per guest
+        # connection, nothing else.
         [ -n "${VM_WEB_PORT:-}" ] && net+=",guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:$VM_WEB_PORT"
         cmd+=(-nic "$net")
     fi
@@ -192,6 +193,8 @@ vm_ensure_host_tools() {
     command -v python3 >/dev/null || need+=(python3)
     command -v make >/dev/null || need+=(make)
     command -v socat >/dev/null || need+=(socat)
+    # The signing key of the test apt repository (mkrepo.sh).
+    command -v gpg >/dev/null || need+=(gpg)
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
     vm_log "installing ${need[*]}"

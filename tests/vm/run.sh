@@ -22,14 +22,18 @@
 #                   blank second disk: the root is grown with no user-data key (Debian's
 #                   growpart/resizefs defaults), disk_setup/fs_setup/mounts make and mount a
 #                   filesystem on the data disk, a swap file, ntp (systemd-timesyncd),
-#                   phone_home to a sink on the host, and power_state_change reboots once;
-#                   the second boot is checked
+#                   phone_home to a sink on the host, apt_configure adds a signed repository
+#                   the same host server serves (made by mkrepo.sh with a throwaway key),
+#                   package_update and packages install from it, and power_state_change
+#                   reboots once; the second boot is checked
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
 #   CIRS_VM_STANDIN=1      package the release binaries with tests/vm/standin units instead
 #   CIRS_VM_ONLY="1 2"     run only these scenarios (2 needs 1, 5 needs 4; the others
 #                          stand alone)
+#   CIRS_VM_UPSTREAM=1     boot Debian's cloud-init package instead of ours (the package
+#                          is still needed for the emulators of 4, 5 and 7)
 # Skipped (exit 0, with a note) only when not root, or when qemu cannot run outside CI.
 # Any failed assertion: exit 1, with the failures listed and the logs' location.
 set -uo pipefail
@@ -64,7 +68,12 @@ else
     DEB=$(bash "$VM_HERE/standin/make-deb.sh" "${CARGO_TARGET_DIR:-$VM_REPO/target}/release" "$VM_CACHE/standin")
 fi
 vm_log "package: $DEB"
-IMG=$(bash "$VM_HERE/build-image.sh" agent "$DEB")
+if [ -n "${CIRS_VM_UPSTREAM:-}" ]; then
+    # Debian's cloud-init in the image: checks the assertions themselves against upstream.
+    IMG=$(bash "$VM_HERE/build-image.sh" upstream)
+else
+    IMG=$(bash "$VM_HERE/build-image.sh" agent "$DEB")
+fi
 vm_log "image: $IMG"
 vm_ensure_key
 PUBKEY=$(cat "$VM_KEY.pub")
@@ -502,6 +511,9 @@ WEB_PID=
 if [[ " $ONLY " == *" 8 "* ]]; then
     m_seed=$RUN/seed-machine
     mkdir -p "$m_seed"
+    # A signed flat repository with cirs-hello, served at http://10.0.2.100/ with the sink.
+    bash "$VM_HERE/mkrepo.sh" "$RUN/apt" >/dev/null || vm_log "mkrepo.sh failed"
+    REPO_KEY=$(sed '/^$/!s/^/        /' "$RUN/apt/key.asc" 2>/dev/null)
     cat >"$m_seed/meta-data" <<EOF
 instance-id: iid-vmtest-machine
 local-hostname: vmtest-machine
@@ -528,6 +540,14 @@ swap:
 ntp:
   enabled: true
   servers: [ntp1.vmtest.invalid]
+apt:
+  sources:
+    cirs:
+      source: "deb [signed-by=\$KEY_FILE] http://10.0.2.100/ ./"
+      key: |
+$REPO_KEY
+package_update: true
+packages: [cirs-hello]
 phone_home:
   url: http://10.0.2.100/phone/\$INSTANCE_ID/
   post: [instance_id, hostname, pub_key_ed25519]
@@ -544,7 +564,7 @@ EOF
     vm_new_overlay "$IMG" "$RUN/disk-machine.qcow2"
     rm -f "$RUN/data.raw" "$RUN/web.port" "$RUN/web.log"
     truncate -s 512M "$RUN/data.raw"
-    python3 "$VM_HERE/web-sink.py" "$RUN/web.port" "$RUN/web.log" &
+    python3 "$VM_HERE/web-sink.py" "$RUN/web.port" "$RUN/web.log" "$RUN/apt/repo" &
     WEB_PID=$!
     for _ in $(seq 1 50); do [ -s "$RUN/web.port" ] && break; sleep 0.1; done
     WEB_PORT=$(cat "$RUN/web.port" 2>/dev/null)
@@ -588,6 +608,30 @@ print("grown" if disk - part < 16 << 20 and fs > disk * 0.9 else "not grown: dis
             expect "systemd-timesyncd runs" "$(g 'systemctl is-active systemd-timesyncd')" active
             expect_re "with the configured server" \
                 "$(g 'cat /etc/systemd/timesyncd.conf.d/cloud-init.conf')" 'ntp1\.vmtest\.invalid'
+            # apt_configure: the source with $KEY_FILE replaced, the key dearmored next to it
+            # (upstream's names: sources.list.d/<name>.list, cloud-init.gpg.d/<name>.gpg).
+            expect "the apt source file" "$(g 'cat /etc/apt/sources.list.d/cirs.list')" \
+                "deb [signed-by=/etc/apt/cloud-init.gpg.d/cirs.gpg] http://10.0.2.100/ ./"
+            expect "the keyring is the dearmored key" \
+                "$(g 'sha256sum < /etc/apt/cloud-init.gpg.d/cirs.gpg')" \
+                "$(sha256sum < "$RUN/apt/key.gpg")"
+            expect "source file and keyring modes" \
+                "$(g 'stat -c %a /etc/apt/sources.list.d/cirs.list /etc/apt/cloud-init.gpg.d/cirs.gpg | tr "\n" " "')" "644 644 "
+            # Debian's cloud.cfg has `apt: preserve_sources_list: true`: the image's own
+            # sources stay as they were and no deb822 file is written beside them.
+            expect "the image's sources.list kept" \
+                "$(g 'cat /etc/apt/sources.list; ls /etc/apt/sources.list.d')" \
+                "deb ${CIRS_VM_MIRROR:-http://deb.debian.org/debian} trixie main"$'\n'"cirs.list"
+            # apt keeps a repository's index only after its signature verified.
+            expect_re "apt fetched and verified the repository" \
+                "$(g 'ls /var/lib/apt/lists')" '^10\.0\.2\.100_\._InRelease$'
+            expect "cirs-hello installed from it" \
+                "$(g "dpkg-query -W -f '\${Status} \${Version}' cirs-hello")" "install ok installed 1.0"
+            expect "its file and program" "$(g 'cirs-hello')" "hello from the cloud-init-rs test repository"
+            expect_re "the package came over the guestfwd" "$(cat "$RUN/web.log" 2>/dev/null)" \
+                '^GET /(\./)?cirs-hello_1\.0_all\.deb 200'
+            expect "no apt or package warnings on the first boot" \
+                "$(g 'sudo -n grep -E "WARNING|ERROR" /var/log/cloud-init.log | grep -Ei "\<apt|packag|gpg" || true')" ""
             collect
         fi
         vm_stop debian
