@@ -145,7 +145,7 @@ def _normalise_host_pub(text):
     return f"{parts[0] if parts else ''} <key> {' '.join(parts[2:])}".rstrip() + "\n"
 
 
-CREATED_BY = re.compile(r"^(# Created by cloud-init) v\. \S+ on .*$", re.M)
+CREATED_BY = re.compile(r"^(# Created by cloud-init)(?: v\. \S+)? on .*$", re.M)
 
 
 def normalise_content(path, text):

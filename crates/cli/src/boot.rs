@@ -289,7 +289,7 @@ impl Boot {
         if !names_a_host(&self.host, cfg, ds) {
             return;
         }
-        let Some(handler) = ci_modules::lookup("set_hostname").and_then(|m| m.handler) else {
+        let Some(handler) = ci_modules::lookup("set_hostname").map(|m| m.handler) else {
             return;
         };
         let distro = Distro::from_config(cfg);

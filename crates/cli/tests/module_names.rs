@@ -3,7 +3,7 @@
 //! a failing `users-groups` is recorded under that spelling in the status
 //! errors and events, its semaphore keeps underscores; `ssh_import_id`
 //! configured per user without the tool installed warns and still counts as
-//! run; unbuilt modules that would have done nothing leave upstream's
+//! run; modules that find nothing to do still leave upstream's
 //! semaphores; `single` with an unknown module name fails as upstream.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

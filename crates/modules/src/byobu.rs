@@ -30,11 +30,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         return Ok(());
     }
     if ctx.host.which_target("byobu").is_none() {
-        // Upstream installs the package here; package installation is not
-        // built yet (it comes with the package modules).
-        return Err(ModuleError::new(
-            "byobu is not installed and cloud-init-rs cannot install packages yet",
-        ));
+        crate::pkg::install_packages(ctx, &["byobu".to_string()])?;
     }
     let value = match value.as_str() {
         "user" | "system" => format!("enable-{value}"),

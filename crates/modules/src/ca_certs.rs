@@ -2,7 +2,6 @@
 //! disable or remove the distro's own, then rebuild the store with the
 //! distro's tool.
 
-use crate::pyerr::os_error_str;
 use crate::ugutil::deprecate;
 use crate::{Ctx, ModResult, ModuleError};
 use ci_host::{Cmd, WriteOpts};
@@ -226,8 +225,8 @@ fn remove_store(ctx: &Ctx, store: &Store) -> ModResult {
 
 /// `util.delete_dir_contents`: a missing directory is an error.
 fn empty_dir(ctx: &Ctx, dir: &str) -> ModResult {
-    let entries = std::fs::read_dir(ctx.host.path(dir))
-        .map_err(|e| ModuleError::with_class("FileNotFoundError", os_error_str(&e, dir)))?;
+    let entries =
+        std::fs::read_dir(ctx.host.path(dir)).map_err(|e| crate::pyerr::os_error(&e, dir))?;
     for entry in entries.flatten() {
         let target = format!(
             "{}/{}",

@@ -11,39 +11,55 @@ pub mod registry;
 pub mod runner;
 pub mod util;
 
+mod ansible;
+mod apk_configure;
+mod apt_configure;
+mod apt_pipelining;
 mod blockdev;
 mod bootcmd;
 mod byobu;
 mod ca_certs;
+mod chef;
 mod disable_ec2_metadata;
 mod disk_setup;
 mod ds_devices;
+mod fan;
 mod final_message;
 mod growpart;
 mod grub_dpkg;
 mod hostname_util;
 pub mod install_hotplug;
+mod installer;
 mod keyboard;
 mod keys_to_console;
+mod landscape;
 mod locale;
+mod lxd;
+mod mcollective;
 mod mounts;
 mod ntp;
+mod package_update_upgrade_install;
 mod phone_home;
 pub(crate) mod pkg;
 pub mod power_state_change;
+mod puppet;
 mod pyerr;
 mod raspberry_pi;
 mod reset_rmc;
 mod resizefs;
 mod resolv_conf;
+mod rh_subscription;
 mod rsyslog;
 mod runcmd;
 mod runparts;
+mod salt_minion;
 mod scripts;
 mod seed_random;
 mod set_hostname;
 mod set_passwords;
 mod shellify;
+mod snap;
+mod spacewalk;
 mod ssh;
 mod ssh_authkey_fingerprints;
 mod ssh_import_id;
@@ -53,11 +69,16 @@ mod template;
 #[cfg(test)]
 mod testutil;
 mod timezone;
-mod unbuilt;
+mod tmpexec;
+mod ubuntu_autoinstall;
+mod ubuntu_drivers;
+mod ubuntu_pro;
 mod update_etc_hosts;
 mod users_groups;
 mod wireguard;
 mod write_files;
+mod yum_add_repo;
+mod zypper_add_repo;
 
 // Shared by the user and SSH modules.
 mod sshutil;
@@ -139,6 +160,9 @@ impl Ctx<'_> {
 pub struct ModuleError {
     message: String,
     py_class: &'static str,
+    /// The arguments `repr()` shows when they are not the message alone:
+    /// an `OSError`'s `(errno, 'strerror')`.
+    repr_args: Option<String>,
 }
 
 impl ModuleError {
@@ -151,6 +175,21 @@ impl ModuleError {
         ModuleError {
             message: msg.into(),
             py_class,
+            repr_args: None,
+        }
+    }
+
+    /// Python's `OSError` family (`FileNotFoundError`, `PermissionError`,
+    /// ...): `str()` is `[Errno N] strerror: 'filename'`, while `repr()`
+    /// shows only `(N, 'strerror')`.
+    pub fn os_error(py_class: &'static str, errno: i32, strerror: &str, filename: &str) -> Self {
+        ModuleError {
+            message: format!(
+                "[Errno {errno}] {strerror}: {}",
+                ci_pyval::py_quote(filename)
+            ),
+            py_class,
+            repr_args: Some(format!("{errno}, {}", ci_pyval::py_quote(strerror))),
         }
     }
 
@@ -160,7 +199,10 @@ impl ModuleError {
 
     /// Python's `repr()` of the exception: `KeyError("no user 'x'")`.
     pub fn py_repr(&self) -> String {
-        format!("{}({})", self.py_class, ci_pyval::py_quote(&self.message))
+        match &self.repr_args {
+            Some(args) => format!("{}({args})", self.py_class),
+            None => format!("{}({})", self.py_class, ci_pyval::py_quote(&self.message)),
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     let aliases = devname::Aliases::from_cfg(ctx.get("device_aliases"));
     let defaults = Defaults::from_value(&default_fields);
 
-    let items = entries::iterate(&mounts)?;
+    let items = crate::util::py_iter(&mounts)?;
     let cfg = entries::sanitize(ctx, &items, &fstab.devs, &aliases, &defaults)?;
     let cfg = entries::add_defaults(ctx, cfg, mount_options, &fstab.devs, &aliases)?;
     let cfg = entries::remove_nonexistent(cfg)?;

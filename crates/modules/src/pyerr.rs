@@ -40,6 +40,28 @@ pub(crate) fn os_error_str(e: &io::Error, path: &str) -> String {
     }
 }
 
+/// The `OSError` subclass Python raises for `errno`.
+pub(crate) fn os_error_class(errno: i32) -> &'static str {
+    match errno {
+        2 => "FileNotFoundError",
+        1 | 13 => "PermissionError",
+        17 => "FileExistsError",
+        20 => "NotADirectoryError",
+        21 => "IsADirectoryError",
+        _ => "OSError",
+    }
+}
+
+/// A failure on target path `path` raised as Python would: the subclass by
+/// errno, `str()` naming the path and `repr()` showing `(errno, 'text')`.
+/// An error without an errno keeps its text as a plain `OSError`.
+pub(crate) fn os_error(e: &io::Error, path: &str) -> crate::ModuleError {
+    match errno_of(e) {
+        Some(n) => crate::ModuleError::os_error(os_error_class(n), n, &strerror(n), path),
+        None => crate::ModuleError::with_class("OSError", e.to_string()),
+    }
+}
+
 /// `str(ProcessExecutionError(...))`, upstream's text for a command that
 /// failed: `None` output or exit code shows as `-`, and every output line
 /// after the first is indented by eight spaces (trailing newlines dropped).
@@ -101,6 +123,27 @@ mod tests {
         let plain = io::Error::other("no parent directory");
         assert_eq!(errno_of(&plain), None);
         assert_eq!(os_error_str(&plain, "/x"), "no parent directory");
+    }
+
+    #[test]
+    fn os_errors_repr_like_python() {
+        let e = os_error(&io::Error::from_raw_os_error(2), "/etc/zypp/zypp.conf");
+        assert_eq!(
+            e.py_repr(),
+            "FileNotFoundError(2, 'No such file or directory')"
+        );
+        assert_eq!(
+            e.to_string(),
+            "[Errno 2] No such file or directory: '/etc/zypp/zypp.conf'"
+        );
+        assert_eq!(
+            os_error(&io::Error::from_raw_os_error(13), "/x").py_repr(),
+            "PermissionError(13, 'Permission denied')"
+        );
+        assert_eq!(
+            os_error(&io::Error::other("no parent"), "/x").py_repr(),
+            "OSError('no parent')"
+        );
     }
 
     #[test]

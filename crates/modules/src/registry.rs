@@ -1,8 +1,5 @@
-//! Every upstream module name, with its frequency, the keys that make it
-//! run and the distros it is verified on. Modules not built yet have no
-//! handler: the runner decides from `crate::unbuilt` whether upstream would
-//! have done nothing (then it runs them as no-ops, as upstream would) or
-//! whether work is being left undone (then no semaphore is written).
+//! Every upstream module, with its frequency, the keys that make it run,
+//! the distros it is verified on and its handler.
 
 use crate::Handler;
 
@@ -16,19 +13,15 @@ pub struct ModuleSpec {
     /// Upstream's `activate_by_schema_keys`: the module is skipped when none
     /// is present. Empty: the module always runs.
     pub activate_keys: &'static [&'static str],
-    /// For modules not built yet: keys whose presence means the user asked
-    /// for something we cannot do yet (warned about).
-    pub watched_keys: &'static [&'static str],
-    pub handler: Option<Handler>,
+    pub handler: Handler,
 }
 
 macro_rules! m {
-    ($name:literal, $freq:ident, [$($k:literal),*], [$($w:literal),*], $h:expr) => {
+    ($name:literal, $freq:ident, [$($k:literal),*], $h:expr) => {
         ModuleSpec {
             name: $name,
             frequency: Frequency::$freq,
             activate_keys: &[$($k),*],
-            watched_keys: &[$($w),*],
             handler: $h,
         }
     };
@@ -37,174 +30,113 @@ macro_rules! m {
 use crate::*;
 
 static REGISTRY: &[ModuleSpec] = &[
-    m!(
-        "seed_random",
-        PerInstance,
-        [],
-        [],
-        Some(seed_random::handle)
-    ),
-    m!("bootcmd", Always, ["bootcmd"], [], Some(bootcmd::handle)),
+    m!("seed_random", PerInstance, [], seed_random::handle),
+    m!("bootcmd", Always, ["bootcmd"], bootcmd::handle),
     m!(
         "write_files",
         PerInstance,
         ["write_files"],
-        [],
-        Some(write_files::handle)
+        write_files::handle
     ),
-    m!("growpart", Always, [], [], Some(growpart::handle)),
-    m!("resizefs", Always, [], [], Some(resizefs::handle)),
+    m!("growpart", Always, [], growpart::handle),
+    m!("resizefs", Always, [], resizefs::handle),
     m!(
         "disk_setup",
         PerInstance,
         ["disk_setup", "fs_setup"],
-        [],
-        Some(disk_setup::handle)
+        disk_setup::handle
     ),
-    m!("mounts", PerInstance, [], [], Some(mounts::handle)),
-    m!(
-        "set_hostname",
-        PerInstance,
-        [],
-        [],
-        Some(set_hostname::handle)
-    ),
-    m!(
-        "update_hostname",
-        Always,
-        [],
-        [],
-        Some(set_hostname::handle_update)
-    ),
+    m!("mounts", PerInstance, [], mounts::handle),
+    m!("set_hostname", PerInstance, [], set_hostname::handle),
+    m!("update_hostname", Always, [], set_hostname::handle_update),
     m!(
         "update_etc_hosts",
         Always,
         ["manage_etc_hosts"],
-        [],
-        Some(update_etc_hosts::handle)
+        update_etc_hosts::handle
     ),
     m!(
         "resolv_conf",
         PerInstance,
         ["manage_resolv_conf"],
-        [],
-        Some(resolv_conf::handle)
+        resolv_conf::handle
     ),
     m!(
         "ca_certs",
         PerInstance,
         ["ca_certs", "ca-certs"],
-        [],
-        Some(ca_certs::handle)
+        ca_certs::handle
     ),
+    m!("rsyslog", PerInstance, ["rsyslog"], rsyslog::handle),
+    m!("users_groups", PerInstance, [], users_groups::handle),
+    m!("ssh", PerInstance, [], ssh::handle),
+    m!("set_passwords", PerInstance, [], set_passwords::handle),
+    m!("wireguard", PerInstance, ["wireguard"], wireguard::handle),
+    m!("snap", PerInstance, ["snap"], snap::handle),
     m!(
-        "rsyslog",
-        PerInstance,
-        ["rsyslog"],
-        [],
-        Some(rsyslog::handle)
+        "ubuntu_autoinstall",
+        Once,
+        ["autoinstall"],
+        ubuntu_autoinstall::handle
     ),
+    m!("ssh_import_id", PerInstance, [], ssh_import_id::handle),
+    m!("keyboard", PerInstance, ["keyboard"], keyboard::handle),
+    m!("locale", PerInstance, [], locale::handle),
     m!(
-        "users_groups",
+        "apk_configure",
         PerInstance,
-        [],
-        [],
-        Some(users_groups::handle)
+        ["apk_repos"],
+        apk_configure::handle
     ),
-    m!("ssh", PerInstance, [], [], Some(ssh::handle)),
-    m!(
-        "set_passwords",
-        PerInstance,
-        [],
-        [],
-        Some(set_passwords::handle)
-    ),
-    m!(
-        "wireguard",
-        PerInstance,
-        ["wireguard"],
-        [],
-        Some(wireguard::handle)
-    ),
-    m!("snap", PerInstance, ["snap"], [], None),
-    m!("ubuntu_autoinstall", Once, ["autoinstall"], [], None),
-    m!(
-        "ssh_import_id",
-        PerInstance,
-        [],
-        [],
-        Some(ssh_import_id::handle)
-    ),
-    m!(
-        "keyboard",
-        PerInstance,
-        ["keyboard"],
-        [],
-        Some(keyboard::handle)
-    ),
-    m!("locale", PerInstance, [], [], Some(locale::handle)),
-    m!("apk_configure", PerInstance, ["apk_repos"], [], None),
     m!(
         "grub_dpkg",
         PerInstance,
         ["grub_dpkg", "grub-dpkg"],
-        [],
-        Some(grub_dpkg::handle)
+        grub_dpkg::handle
     ),
-    m!("apt_pipelining", PerInstance, ["apt_pipelining"], [], None),
     m!(
-        "apt_configure",
+        "apt_pipelining",
         PerInstance,
-        [],
-        [
-            "apt_mirror",
-            "apt_mirror_search",
-            "apt_sources",
-            "apt_proxy"
-        ],
-        None
+        ["apt_pipelining"],
+        apt_pipelining::handle
     ),
+    m!("apt_configure", PerInstance, [], apt_configure::handle),
     m!(
         "ubuntu_pro",
         PerInstance,
         ["ubuntu_pro", "ubuntu-advantage", "ubuntu_advantage"],
-        [],
-        None
+        ubuntu_pro::handle
     ),
     m!(
         "rh_subscription",
         PerInstance,
         ["rh_subscription"],
-        [],
-        None
+        rh_subscription::handle
     ),
-    m!("spacewalk", PerInstance, ["spacewalk"], [], None),
-    m!("yum_add_repo", PerInstance, ["yum_repos"], [], None),
-    m!("zypper_add_repo", Always, ["zypper"], [], None),
-    m!("ntp", PerInstance, ["ntp"], [], Some(ntp::handle)),
+    m!("spacewalk", PerInstance, ["spacewalk"], spacewalk::handle),
     m!(
-        "timezone",
+        "yum_add_repo",
         PerInstance,
-        ["timezone"],
-        [],
-        Some(timezone::handle)
+        ["yum_repos"],
+        yum_add_repo::handle
     ),
     m!(
-        "raspberry_pi",
-        PerInstance,
-        ["rpi"],
-        [],
-        Some(raspberry_pi::handle)
+        "zypper_add_repo",
+        Always,
+        ["zypper"],
+        zypper_add_repo::handle
     ),
+    m!("ntp", PerInstance, ["ntp"], ntp::handle),
+    m!("timezone", PerInstance, ["timezone"], timezone::handle),
+    m!("raspberry_pi", PerInstance, ["rpi"], raspberry_pi::handle),
     m!(
         "disable_ec2_metadata",
         Always,
         ["disable_ec2_metadata"],
-        [],
-        Some(disable_ec2_metadata::handle)
+        disable_ec2_metadata::handle
     ),
-    m!("runcmd", PerInstance, ["runcmd"], [], Some(runcmd::handle)),
-    m!("byobu", PerInstance, [], [], Some(byobu::handle)),
+    m!("runcmd", PerInstance, ["runcmd"], runcmd::handle),
+    m!("byobu", PerInstance, [], byobu::handle),
     m!(
         "package_update_upgrade_install",
         PerInstance,
@@ -215,96 +147,69 @@ static REGISTRY: &[ModuleSpec] = &[
             "package_upgrade",
             "packages"
         ],
-        [],
-        None
+        package_update_upgrade_install::handle
     ),
-    m!("fan", PerInstance, ["fan"], [], None),
-    m!("landscape", PerInstance, ["landscape"], [], None),
-    m!("lxd", PerInstance, ["lxd"], [], None),
-    m!("ubuntu_drivers", PerInstance, ["drivers"], [], None),
+    m!("fan", PerInstance, ["fan"], fan::handle),
+    m!("landscape", PerInstance, ["landscape"], landscape::handle),
+    m!("lxd", PerInstance, ["lxd"], lxd::handle),
+    m!(
+        "ubuntu_drivers",
+        PerInstance,
+        ["drivers"],
+        ubuntu_drivers::handle
+    ),
     m!(
         "write_files_deferred",
         PerInstance,
         ["write_files"],
-        [],
-        Some(write_files::handle_deferred)
+        write_files::handle_deferred
     ),
-    m!("puppet", PerInstance, ["puppet"], [], None),
-    m!("chef", Always, ["chef"], [], None),
-    m!("ansible", PerInstance, ["ansible"], [], None),
-    m!("mcollective", PerInstance, ["mcollective"], [], None),
-    m!("salt_minion", PerInstance, ["salt_minion"], [], None),
-    m!("reset_rmc", PerInstance, [], [], Some(reset_rmc::handle)),
+    m!("puppet", PerInstance, ["puppet"], puppet::handle),
+    m!("chef", Always, ["chef"], chef::handle),
+    m!("ansible", PerInstance, ["ansible"], ansible::handle),
     m!(
-        "scripts_vendor",
+        "mcollective",
         PerInstance,
-        [],
-        [],
-        Some(scripts::handle_vendor)
+        ["mcollective"],
+        mcollective::handle
     ),
     m!(
-        "scripts_per_once",
-        Once,
-        [],
-        [],
-        Some(scripts::handle_per_once)
+        "salt_minion",
+        PerInstance,
+        ["salt_minion"],
+        salt_minion::handle
     ),
-    m!(
-        "scripts_per_boot",
-        Always,
-        [],
-        [],
-        Some(scripts::handle_per_boot)
-    ),
+    m!("reset_rmc", PerInstance, [], reset_rmc::handle),
+    m!("scripts_vendor", PerInstance, [], scripts::handle_vendor),
+    m!("scripts_per_once", Once, [], scripts::handle_per_once),
+    m!("scripts_per_boot", Always, [], scripts::handle_per_boot),
     m!(
         "scripts_per_instance",
         PerInstance,
         [],
-        [],
-        Some(scripts::handle_per_instance)
+        scripts::handle_per_instance
     ),
-    m!(
-        "scripts_user",
-        PerInstance,
-        [],
-        [],
-        Some(scripts::handle_user)
-    ),
+    m!("scripts_user", PerInstance, [], scripts::handle_user),
     m!(
         "ssh_authkey_fingerprints",
         PerInstance,
         [],
-        [],
-        Some(ssh_authkey_fingerprints::handle)
+        ssh_authkey_fingerprints::handle
     ),
-    m!(
-        "keys_to_console",
-        PerInstance,
-        [],
-        [],
-        Some(keys_to_console::handle)
-    ),
-    m!(
-        "install_hotplug",
-        PerInstance,
-        [],
-        [],
-        Some(install_hotplug::handle)
-    ),
+    m!("keys_to_console", PerInstance, [], keys_to_console::handle),
+    m!("install_hotplug", PerInstance, [], install_hotplug::handle),
     m!(
         "phone_home",
         PerInstance,
         ["phone_home"],
-        [],
-        Some(phone_home::handle)
+        phone_home::handle
     ),
-    m!("final_message", Always, [], [], Some(final_message::handle)),
+    m!("final_message", Always, [], final_message::handle),
     m!(
         "power_state_change",
         PerInstance,
         ["power_state"],
-        [],
-        Some(power_state_change::handle)
+        power_state_change::handle
     ),
 ];
 

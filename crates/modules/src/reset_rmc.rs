@@ -54,15 +54,7 @@ fn get_node_id(ctx: &Ctx) -> Result<String, ModuleError> {
         }
         Err(e) => {
             log::warn!("Failed to get node ID from file {NODE_ID_FILE}.");
-            let class = match e.kind() {
-                std::io::ErrorKind::NotFound => "FileNotFoundError",
-                std::io::ErrorKind::PermissionDenied => "PermissionError",
-                _ => "OSError",
-            };
-            Err(ModuleError::with_class(
-                class,
-                crate::pyerr::os_error_str(&e, NODE_ID_FILE),
-            ))
+            Err(crate::pyerr::os_error(&e, NODE_ID_FILE))
         }
     }
 }

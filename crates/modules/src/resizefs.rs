@@ -305,39 +305,9 @@ fn btrfs_command(ctx: &Ctx, mount_point: &str) -> Result<Vec<String>, ModuleErro
     Ok(cmd)
 }
 
-/// Upstream's `Version.from_str(v) >= Version(...)`: up to four integer
-/// segments, missing ones below any number.
+/// Upstream's `Version.from_str(v) >= Version(*min)`.
 fn version_at_least(v: &str, min: &[i64]) -> Result<bool, ModuleError> {
-    let mut parts: Vec<i64> = Vec::new();
-    for seg in v.split('.') {
-        let n = seg.trim().parse::<i64>().map_err(|_| {
-            ModuleError::with_class(
-                "ValueError",
-                format!(
-                    "invalid literal for int() with base 10: {}",
-                    ci_pyval::py_quote(seg)
-                ),
-            )
-        })?;
-        parts.push(n);
-    }
-    if parts.len() > 4 {
-        return Err(ModuleError::with_class(
-            "TypeError",
-            format!(
-                "Version.__new__() takes from 1 to 5 positional arguments but {} were given",
-                parts.len() + 1
-            ),
-        ));
-    }
-    let pad = |p: &[i64]| {
-        let mut a = [-1i64; 4];
-        for (i, n) in p.iter().enumerate().take(4) {
-            a[i] = *n;
-        }
-        a
-    };
-    Ok(pad(&parts) >= pad(min))
+    Ok(crate::util::PyVersion::parse(v)? >= crate::util::PyVersion::from_parts(min))
 }
 
 #[cfg(test)]

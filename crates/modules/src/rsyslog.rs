@@ -196,17 +196,11 @@ fn load_config(ctx: &Ctx, raw: &Value) -> Result<RsyslogCfg, ModuleError> {
 }
 
 /// Upstream installs the packages only when `check_exe` is not found.
-/// Package installation is not built yet (it arrives with the package
-/// modules), so a missing rsyslog is a clear failure instead.
 fn install_rsyslog(ctx: &Ctx, cfg: &RsyslogCfg) -> ModResult {
     if ctx.host.which_target(&cfg.check_exe).is_some() {
         return Ok(());
     }
-    Err(ModuleError::new(format!(
-        "cloud-init-rs cannot install packages yet: {} not found, packages {} not installed",
-        cfg.check_exe,
-        ci_pyval::py_list(&cfg.packages)
-    )))
+    crate::pkg::install_packages(ctx, &cfg.packages)
 }
 
 /// Upstream's BSD steps: enable rsyslog, and when the base syslogd is

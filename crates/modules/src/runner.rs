@@ -3,8 +3,7 @@
 //! through semaphores, record failures and keep going.
 
 use crate::registry::{canonical_name, lookup, module_file_name, Frequency, ModuleSpec, REMOVED};
-use crate::unbuilt::{self, Verdict};
-use crate::{Ctx, Handler, InstanceInfo, ModResult, ModuleError};
+use crate::{Ctx, Handler, InstanceInfo, ModuleError};
 use ci_distro::Distro;
 use ci_host::Host;
 use ci_pyval::py_quote;
@@ -104,19 +103,13 @@ pub trait Events {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ran,
-    /// Not built in cloud-init-rs, but upstream's module would have done
-    /// nothing here: run as a no-op (events and semaphore as upstream).
-    Idle,
     /// Failed; holds Python's `repr()` of upstream's exception
     /// (`RuntimeError('...')`), as the status records it.
     Failed(String),
     /// Already ran at this frequency.
     AlreadyRan,
-    /// No applicable config, not verified on this distro, or not built yet
-    /// and upstream would have worked unasked (no semaphore then).
+    /// No applicable config, or not verified on this distro.
     Skipped,
-    /// Not built in cloud-init-rs yet but its config is present (warned).
-    NotBuilt,
     Unknown,
 }
 
@@ -265,11 +258,6 @@ pub fn run_modules(
     }
 }
 
-/// A module that is not built but would have done nothing here.
-fn idle(_ctx: &Ctx) -> ModResult {
-    Ok(())
-}
-
 fn run_one(
     env: &StageEnv,
     spec: &ModuleSpec,
@@ -279,27 +267,7 @@ fn run_one(
     forced: Option<Frequency>,
 ) -> Outcome {
     let name = entry.name.as_str();
-    let handler: Handler = match spec.handler {
-        Some(h) => h,
-        None => match unbuilt::judge(spec, env, &entry.args) {
-            Verdict::Asked => {
-                log::warn!(
-                    "Module {name} is not supported by cloud-init-rs yet; its configuration was ignored"
-                );
-                return Outcome::NotBuilt;
-            }
-            Verdict::WouldWork(why) => {
-                log::info!(
-                    "Module {name} is not supported by cloud-init-rs yet and was not run ({why}); no semaphore written so that a version with it still runs it"
-                );
-                return Outcome::Skipped;
-            }
-            Verdict::Idle(why) => {
-                log::debug!("Module {name} is not built in cloud-init-rs; upstream's would do nothing here: {why}");
-                idle
-            }
-        },
-    };
+    let handler: Handler = spec.handler;
     let freq = forced.or(entry.frequency).unwrap_or(spec.frequency);
     // Upstream names the run after the module list's spelling; the
     // semaphore canonicalises dashes.
@@ -356,11 +324,7 @@ fn run_one(
                 "SUCCESS",
                 &format!("{run_name} ran successfully and took {took:.3} seconds"),
             );
-            if spec.handler.is_some() {
-                Outcome::Ran
-            } else {
-                Outcome::Idle
-            }
+            Outcome::Ran
         }
         Err(e) => {
             log::warn!(target: MODULES_PY, "Running module {name} ({module_repr}) failed");

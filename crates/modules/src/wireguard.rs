@@ -4,7 +4,6 @@
 //! does not list it.
 
 use crate::{Ctx, ModResult, ModuleError};
-use ci_distro::Family;
 use ci_distro::ServiceAction;
 use ci_host::{Cmd, CmdOutput, Host, WriteOpts};
 use ci_pyval::{py_quote, py_str, py_type};
@@ -220,8 +219,11 @@ fn maybe_install_packages(ctx: &Ctx) -> ModResult {
     if kernel_version().is_some_and(|v| v < MIN_KERNEL_VERSION) {
         packages.push("wireguard".into());
     }
-    update_package_sources(ctx);
-    if let Err(e) = install_packages(ctx, &packages) {
+    if let Err(e) = crate::pkg::update_package_sources(ctx, false) {
+        log::warn!("Package update failed");
+        return Err(e);
+    }
+    if let Err(e) = crate::pkg::install_packages(ctx, &packages) {
         log::warn!("Failed to install wireguard-tools");
         return Err(e);
     }
@@ -242,126 +244,6 @@ fn kernel_version() -> Option<(u32, u32)> {
         .parse()
         .ok()?;
     Some((major, minor))
-}
-
-/// Upstream's apt command line.
-const APT_GET: [&str; 5] = [
-    "apt-get",
-    "--option=Dpkg::Options::=--force-confold",
-    "--option=Dpkg::options::=--force-unsafe-io",
-    "--assume-yes",
-    "--quiet",
-];
-
-fn apt(ctx: &Ctx, extra: &[String]) -> Cmd {
-    let mut argv: Vec<String> = Vec::new();
-    // `apt_get_wrapper` defaults to eatmydata when the target has it.
-    if ctx.host.which_target("eatmydata").is_some() {
-        argv.push("eatmydata".into());
-    }
-    argv.extend(APT_GET.iter().map(|s| s.to_string()));
-    argv.extend(extra.iter().cloned());
-    Cmd::new(argv)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .in_target()
-}
-
-fn unsupported(ctx: &Ctx, what: &str) -> ModuleError {
-    ModuleError::with_class(
-        "PackageInstallerError",
-        format!(
-            "{what} on {} is not supported by cloud-init-rs yet",
-            ctx.distro.name
-        ),
-    )
-}
-
-/// `distro.update_package_sources()`: apt's lists on Debian and Ubuntu,
-/// once per instance (the semaphore is taken before apt runs, so a failed
-/// update is not retried by the install that follows). A failure is logged,
-/// not raised.
-fn update_package_sources(ctx: &Ctx) {
-    if ctx.distro.family != Family::Debian {
-        log::error!(
-            "Failed to update package sources: {}",
-            unsupported(ctx, "Updating package sources")
-        );
-        return;
-    }
-    if ctx.host.which_target("apt-get").is_none() {
-        log::debug!("Skipping update for package manager 'apt': not available.");
-        return;
-    }
-    run_update_once(ctx);
-}
-
-fn run_update_once(ctx: &Ctx) {
-    use ci_state::sem::{has_run, mark_run, Frequency};
-    if has_run(
-        ctx.host,
-        ctx.paths,
-        "update-sources",
-        Frequency::PerInstance,
-    )
-    .unwrap_or(false)
-    {
-        return;
-    }
-    if let Err(e) = mark_run(
-        ctx.host,
-        ctx.paths,
-        "update-sources",
-        Frequency::PerInstance,
-    ) {
-        log::debug!("update-sources semaphore: {e}");
-    }
-    if let Err(e) = crate::runparts::run_passthrough(ctx.host, &apt(ctx, &["update".into()])) {
-        log::error!("Failed to update package using apt: {e}");
-    }
-}
-
-/// `distro.install_packages(pkgs)` with apt: packages apt does not know are
-/// left out and reported.
-fn install_packages(ctx: &Ctx, pkgs: &[String]) -> ModResult {
-    if ctx.distro.family != Family::Debian {
-        return Err(unsupported(ctx, "Installing packages"));
-    }
-    let not_installed = |missing: &[String]| {
-        let items: Vec<String> = missing.iter().map(|p| py_quote(p)).collect();
-        ModuleError::with_class(
-            "PackageInstallerError",
-            format!(
-                "Failed to install the following packages: {{{}}}. See associated package manager logs for more details.",
-                items.join(", ")
-            ),
-        )
-    };
-    if ctx.host.which_target("apt-get").is_none() {
-        log::debug!("Package manager 'apt' not available");
-        return Err(not_installed(pkgs));
-    }
-    let known = ctx
-        .host
-        .run(&Cmd::new(["apt-cache", "pkgnames"]).in_target())?
-        .stdout_str();
-    let known: Vec<&str> = known.lines().collect();
-    let (available, missing): (Vec<String>, Vec<String>) = pkgs
-        .iter()
-        .cloned()
-        .partition(|p| known.contains(&p.as_str()));
-    if !available.is_empty() {
-        let mut args = vec!["install".to_string()];
-        args.extend(available);
-        crate::runparts::run_passthrough(ctx.host, &apt(ctx, &args))?;
-    }
-    if !missing.is_empty() {
-        log::info!(
-            "Failed to install the following packages: {}. See associated package manager logs for more details.",
-            ci_pyval::py_list(&missing)
-        );
-        return Err(not_installed(&missing));
-    }
-    Ok(())
 }
 
 fn load_kernel_module(host: &Host) -> ModResult {

@@ -46,7 +46,7 @@ fn run(root: &std::path::Path, url: &str) -> Vec<String> {
         uptime: 1.0,
     };
     WARNINGS.lock().unwrap().clear();
-    let handler = ci_modules::lookup("phone_home").unwrap().handler.unwrap();
+    let handler = ci_modules::lookup("phone_home").unwrap().handler;
     handler(&ctx).unwrap();
     WARNINGS.lock().unwrap().clone()
 }

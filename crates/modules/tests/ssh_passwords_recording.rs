@@ -34,7 +34,7 @@ fn run(host: &Host, module: &str, cfg: &Value, keys: &[&str]) -> Result<(), Stri
         version: "25.1.4",
         uptime: 0.0,
     };
-    (lookup(module).unwrap().handler.unwrap())(&ctx).map_err(|e| e.to_string())
+    (lookup(module).unwrap().handler)(&ctx).map_err(|e| e.to_string())
 }
 
 fn mode(host: &Host, p: &str) -> u32 {

@@ -71,7 +71,7 @@ fn commands_match_upstream() {
             version: "25.1.4",
             uptime: 0.0,
         };
-        let handler = lookup("users_groups").unwrap().handler.unwrap();
+        let handler = lookup("users_groups").unwrap().handler;
         let res = handler(&ctx);
         assert_eq!(res.is_err(), !case["error"].is_null(), "{name}: {res:?}");
 

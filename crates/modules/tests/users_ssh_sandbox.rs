@@ -113,7 +113,7 @@ fn users_ssh_and_passwords_on_a_sandbox_root() {
             version: "25.1.4",
             uptime: 0.0,
         };
-        let h = lookup(m).unwrap().handler.unwrap();
+        let h = lookup(m).unwrap().handler;
         h(&ctx).unwrap_or_else(|e| panic!("{m}: {e}"));
     }
 

@@ -87,10 +87,23 @@ fn unset_skips_and_a_failing_script_fails_the_module() {
     let e = handle(&env2.ctx("byobu")).unwrap_err();
     assert_eq!(e.py_class(), "ProcessExecutionError");
     assert!(e.to_string().contains("Exit code: 1"));
+    // byobu missing and no apt to install it: upstream's installer error.
     let env3 = TestEnv::new(json!({"byobu_by_default": "enable"}));
-    assert!(
-        handle(&env3.ctx("byobu")).is_err(),
-        "byobu missing: no install yet"
-    );
+    let e = handle(&env3.ctx("byobu")).unwrap_err();
+    assert_eq!(e.py_class(), "PackageInstallerError");
     assert!(env3.rec.calls().is_empty());
+}
+
+#[test]
+fn missing_byobu_is_installed_through_the_package_layer_first() {
+    let env = TestEnv::new(json!({"byobu_by_default": "enable-system"}));
+    env.write_mode("/usr/bin/apt-get", "", 0o755);
+    env.write_mode("/usr/bin/apt-cache", "", 0o755);
+    env.rec.answer("apt-cache", 0, b"byobu\n");
+    handle(&env.ctx("byobu")).unwrap();
+    let lines = env.rec.lines();
+    assert!(lines[0].starts_with("apt-get ") && lines[0].ends_with(" update"));
+    assert_eq!(lines[1], "apt-cache pkgnames");
+    assert!(lines[2].ends_with(" --assume-yes --quiet install byobu"));
+    assert!(lines[3].starts_with("/bin/sh -c X=0; "));
 }

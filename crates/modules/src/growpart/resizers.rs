@@ -1,10 +1,9 @@
 //! The three ways upstream grows a partition, how `auto` picks one, and
 //! how a resize is reported.
 
-use super::{
-    get_size, growfs_service_argv, logexc, make_exec_tempdir, tmp_exec_path, Action, Outcome,
-};
+use super::{get_size, growfs_service_argv, logexc, Action, Outcome};
 use crate::blockdev::{subp, ExecError};
+use crate::tmpexec::{make_exec_tempdir, tmp_exec_path};
 use crate::{Ctx, ModuleError};
 use ci_pyval::py_str;
 use serde_json::Value;

@@ -71,19 +71,6 @@ impl Defaults {
     }
 }
 
-/// The things iterating `mounts` yields in upstream's `for line in mounts`.
-pub(crate) fn iterate(mounts: &Value) -> Result<Vec<Value>, ModuleError> {
-    match mounts {
-        Value::Array(a) => Ok(a.clone()),
-        Value::Object(m) => Ok(m.keys().map(|k| Value::String(k.clone())).collect()),
-        Value::String(s) => Ok(s.chars().map(|c| Value::String(c.to_string())).collect()),
-        other => Err(ModuleError::with_class(
-            "TypeError",
-            format!("'{}' object is not iterable", py_type(other)),
-        )),
-    }
-}
-
 /// Upstream's `sanitized_devname_is_valid`.
 fn devname_is_valid(
     original: &str,

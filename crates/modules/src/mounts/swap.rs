@@ -152,9 +152,9 @@ fn dirname(p: &str) -> String {
 /// `util.ensure_dir` for a directory upstream makes with `os.makedirs`.
 fn ensure_dir(ctx: &Ctx, dir: &str) -> Result<(), ModuleError> {
     if dir.is_empty() {
-        return Err(ModuleError::with_class(
-            "FileNotFoundError",
-            "[Errno 2] No such file or directory: ''",
+        return Err(crate::pyerr::os_error(
+            &std::io::Error::from_raw_os_error(2),
+            "",
         ));
     }
     if ctx.host.is_dir(absolute(dir)) {

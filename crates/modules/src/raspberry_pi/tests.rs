@@ -80,7 +80,6 @@ fn gated_to_raspberry_pi_os_per_instance_on_the_rpi_key() {
     assert_eq!(spec.distros(), ["raspberry-pi-os"]);
     assert_eq!(spec.activate_keys, ["rpi"]);
     assert!(matches!(spec.frequency, crate::Frequency::PerInstance));
-    assert!(spec.handler.is_some());
     assert!(spec.verified_on("raspberry-pi-os") && !spec.verified_on("debian"));
     let env = pi(None, &[]);
     assert_eq!(env.env.distro.family, Family::Debian);

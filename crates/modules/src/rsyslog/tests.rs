@@ -149,8 +149,23 @@ fn install_is_skipped_when_check_exe_exists() {
     let env = env_with(json!({"rsyslog": {"install_rsyslog": true, "check_exe": "rsyslogd"}}));
     exe(&env, "/usr/sbin/rsyslogd");
     handle(&env.ctx("rsyslog")).unwrap();
+    // Without apt the default package cannot be installed.
     let env = env_with(json!({"rsyslog": {"install_rsyslog": true}}));
-    assert!(handle(&env.ctx("rsyslog")).is_err());
+    let e = handle(&env.ctx("rsyslog")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Failed to install the following packages: {'rsyslog'}. See associated package manager logs for more details."
+    );
+}
+
+#[test]
+fn missing_rsyslog_installs_the_configured_packages() {
+    let env = env_with(json!({"rsyslog": {"install_rsyslog": true,
+        "packages": ["rsyslog", "rsyslog-gnutls"]},
+        "system_info": {"distro": "rhel"}}));
+    exe(&env, "/usr/bin/dnf");
+    handle(&env.ctx("rsyslog")).unwrap();
+    assert_eq!(env.rec.lines()[0], "dnf -y install rsyslog rsyslog-gnutls");
 }
 
 #[test]

@@ -110,23 +110,8 @@ fn parses_all_entry_forms() {
 
 #[test]
 fn frequencies_skip_and_unknown_modules() {
-    let w = World::new(
-        "ubuntu",
-        json!({"runcmd": ["true"], "puppet": {"install": false}}),
-    );
-    // With apt present and no apt config, upstream's apt_configure would
-    // write sources.list: work left undone, no semaphore.
-    w.host
-        .write_atomic("/usr/bin/apt-get", b"", &WriteOpts::mode(0o755))
-        .unwrap();
-    let list = json!([
-        "runcmd",
-        "bootcmd",
-        "puppet",
-        "apt_configure",
-        "nope",
-        "migrator"
-    ]);
+    let w = World::new("ubuntu", json!({"runcmd": ["true"]}));
+    let list = json!(["runcmd", "bootcmd", "nope", "migrator"]);
     let entries = parse_module_list(Some(&list), "x");
     let sems = MemSems::default();
     let ev = Rec::default();
@@ -137,8 +122,6 @@ fn frequencies_skip_and_unknown_modules() {
         vec![
             ("runcmd", Outcome::Ran),
             ("bootcmd", Outcome::Skipped),
-            ("puppet", Outcome::NotBuilt),
-            ("apt_configure", Outcome::Skipped),
             ("nope", Outcome::Unknown),
         ]
     );
@@ -239,14 +222,18 @@ fn modules_not_verified_on_the_distro_are_skipped_unless_overridden() {
     assert_eq!(sems.names(), vec!["config_ssh_import_id"]);
     assert_eq!(ev.0.borrow().len(), 2);
 
+    // apk_configure is verified on alpine only; listed, it runs here.
     let w = World::new(
         "debian",
-        json!({"snap": {"commands": ["true"]}, "unverified_modules": ["snap"]}),
+        json!({
+            "apk_repos": {"preserve_repositories": true},
+            "unverified_modules": ["apk_configure"]
+        }),
     );
-    let (r, sems, _) = w.run("modules-config", json!(["snap"]));
-    assert_eq!(outcomes(&r), vec![("snap", Outcome::NotBuilt)]);
-    assert!(sems.names().is_empty());
-    assert!(logcap::all().contains(&"running unverified_modules: 'snap'".to_string()));
+    let (r, sems, _) = w.run("modules-config", json!(["apk_configure"]));
+    assert_eq!(outcomes(&r), vec![("apk_configure", Outcome::Ran)]);
+    assert_eq!(sems.names(), vec!["config_apk_configure"]);
+    assert!(logcap::all().contains(&"running unverified_modules: 'apk_configure'".to_string()));
 
     let w = World::new("fedora", json!({}));
     let (r, sems, _) = w.run("modules-config", json!(["ssh_import_id", "fan"]));
@@ -259,52 +246,19 @@ fn single_runs_without_the_section_checks() {
     let w = World::new("fedora", json!({}));
     // fan is verified on ubuntu only, and has an activate key: `single`
     // runs it anyway, and without its key upstream's finds nothing to do.
-    let (r, sems, _) = w.run("single", json!(["fan"]));
-    assert_eq!(outcomes(&r), vec![("fan", Outcome::Idle)]);
+    let (r, sems, ev) = w.run("single", json!(["fan"]));
+    assert_eq!(outcomes(&r), vec![("fan", Outcome::Ran)]);
     assert_eq!(sems.names(), vec!["config_fan"]);
+    assert!(
+        ev.0.borrow()[1].ends_with("config-fan SUCCESS"),
+        "{:?}",
+        ev.0.borrow()
+    );
     let (r, sems, _) = w.run("single", json!(["puppet"]));
-    assert_eq!(outcomes(&r), vec![("puppet", Outcome::Idle)]);
+    assert_eq!(outcomes(&r), vec![("puppet", Outcome::Ran)]);
     assert_eq!(sems.names(), vec!["config_puppet"]);
     let (r, _, _) = w.run("single", json!(["runcmd"]));
     assert_eq!(outcomes(&r), vec![("runcmd", Outcome::Ran)]);
-}
-
-/// Unbuilt modules that upstream would run without effect get upstream's
-/// events and semaphore; those asked to work get neither.
-#[test]
-fn idle_unbuilt_modules_run_as_upstream_and_asked_ones_leave_no_semaphore() {
-    logcap::init();
-    let w = World::new("debian", json!({"apt": {"preserve_sources_list": true}}));
-    let (r, sems, ev) = w.run("modules-final", json!(["apt-configure", "puppet"]));
-    assert_eq!(
-        outcomes(&r),
-        vec![
-            ("apt-configure", Outcome::Idle),
-            ("puppet", Outcome::Skipped)
-        ]
-    );
-    assert_eq!(sems.names(), vec!["config_apt_configure"]);
-    let ev = ev.0.borrow();
-    assert_eq!(ev.len(), 2);
-    assert_eq!(
-        ev[0],
-        "start modules-final/config-apt-configure running config-apt-configure with frequency once-per-instance"
-    );
-    assert_eq!(ev[1], "finish modules-final/config-apt-configure SUCCESS");
-    assert!(logcap::warnings().is_empty(), "{:?}", logcap::warnings());
-
-    let w = World::new(
-        "debian",
-        json!({"puppet": {"install": false}, "ansible": {"install_method": "pip"},
-               "apt": {"preserve_sources_list": true, "proxy": "http://p"}}),
-    );
-    let (r, sems, ev) = w.run(
-        "modules-final",
-        json!(["puppet", "apt_configure", "ansible"]),
-    );
-    assert!(r.outcomes.iter().all(|(_, o)| *o == Outcome::NotBuilt));
-    assert!(sems.names().is_empty() && ev.0.borrow().is_empty());
-    assert_eq!(logcap::warnings().len(), 3);
 }
 
 #[test]

@@ -193,3 +193,44 @@ fn missing_service_manager_fails_like_upstreams_exec() {
         "Failed enabling/starting Wireguard interface(s):\nUnexpected error while running command.\nCommand: ['service', 'wg-quick@wg0', 'start']\nExit code: -\nReason: [Errno 2] No such file or directory: b'service'\nStdout: -\nStderr: -"
     );
 }
+
+#[test]
+fn other_families_install_through_their_package_manager() {
+    for (distro, tool, expected) in [
+        (
+            "rhel",
+            "dnf",
+            ["dnf -y makecache", "dnf -y install wireguard-tools"],
+        ),
+        (
+            "alpine",
+            "apk",
+            ["apk --quiet update", "apk --quiet add wireguard-tools"],
+        ),
+    ] {
+        let env = TestEnv::new(json!({"wireguard": {"interfaces": []},
+            "system_info": {"distro": distro}}));
+        env.write_mode("/bin/sh", "", 0o755);
+        env.write_mode(&format!("/usr/bin/{tool}"), "", 0o755);
+        env.rec.answer("/bin/sh", 0, b"wireguard\n");
+        handle(&env.ctx("wireguard")).unwrap();
+        let lines = env.rec.lines();
+        // Kernels before 5.6 add the DKMS package.
+        assert!(lines[1].starts_with(expected[1]), "{lines:?}");
+        assert_eq!(lines[0], expected[0]);
+        assert_eq!(lines[2], "/bin/sh -c lsmod");
+    }
+}
+
+#[test]
+fn a_failed_update_outside_debian_fails_the_module() {
+    logcap::init();
+    let env = TestEnv::new(json!({"wireguard": {"interfaces": []},
+        "system_info": {"distro": "rhel"}}));
+    env.write_mode("/usr/bin/dnf", "", 0o755);
+    env.rec.answer("dnf", 1, b"");
+    let e = handle(&env.ctx("wireguard")).unwrap_err();
+    assert_eq!(e.py_class(), "ProcessExecutionError");
+    assert_eq!(logcap::warnings(), ["Package update failed"]);
+    assert_eq!(env.rec.lines(), ["dnf -y makecache"]);
+}
