@@ -226,7 +226,7 @@ fn remove_store(ctx: &Ctx, store: &Store) -> ModResult {
 /// `util.delete_dir_contents`: a missing directory is an error.
 fn empty_dir(ctx: &Ctx, dir: &str) -> ModResult {
     let entries =
-        std::fs::read_dir(ctx.host.path(dir)).map_err(|e| crate::pyerr::os_error(&e, dir))?;
+        std::fs::read_dir(ctx.host.resolve(dir)).map_err(|e| crate::pyerr::os_error(&e, dir))?;
     for entry in entries.flatten() {
         let target = format!(
             "{}/{}",

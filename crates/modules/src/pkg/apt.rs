@@ -65,7 +65,9 @@ impl LockWait for RealWait {
         std::thread::sleep(d)
     }
     fn locks_free(&self, host: &Host) -> bool {
-        LOCK_FILES.iter().all(|l| lock_free(&host.path(l)))
+        // Resolved inside the root: an image's lock file that is a link
+        // must not make us open (and truncate) a file of this machine.
+        LOCK_FILES.iter().all(|l| lock_free(&host.resolve(l)))
     }
 }
 
@@ -76,9 +78,11 @@ fn lock_free(path: &std::path::Path) -> bool {
     }
     // Upstream opens the lock for writing (truncating it, as apt's lock
     // files are empty) and releases it on close.
+    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
     {
         Ok(f) => fcntl_lock(&f, FlockOperation::NonBlockingLockExclusive).is_ok(),

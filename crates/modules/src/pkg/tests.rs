@@ -508,6 +508,23 @@ fn apt_failure_while_a_lock_is_taken_is_retried_and_otherwise_raised() {
     assert_eq!(e.py_class(), "ProcessExecutionError");
 }
 
+/// A hostile image's lock file linking out of the root: the probe opens
+/// the link's target inside the root, never this machine's file.
+#[test]
+fn lock_probe_never_truncates_a_file_outside_the_root() {
+    let env = distro("debian", &[]);
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "host data").unwrap();
+    std::fs::create_dir_all(env.host.path("/var/lib/dpkg")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), env.host.path("/var/lib/dpkg/lock")).unwrap();
+    let wait = RealWait::new();
+    wait.locks_free(&env.host);
+    assert_eq!(
+        std::fs::read_to_string(outside.path()).unwrap(),
+        "host data"
+    );
+}
+
 #[test]
 fn real_lock_probe_looks_in_the_target_and_sees_a_held_lock() {
     let env = distro("debian", &[]);
