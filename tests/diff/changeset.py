@@ -270,11 +270,28 @@ def describe(root, path, st, users, groups, base_root=None):
             return entry
         data = _read(root, path)
         try:
-            entry["content"] = normalise_content(path, data.decode("utf-8"))
+            text = normalise_content(path, data.decode("utf-8"))
         except UnicodeDecodeError:
             entry["sha256"] = hashlib.sha256(data).hexdigest()
             entry["size"] = len(data)
+        else:
+            record_text(entry, text)
     return entry
+
+
+# Text longer than this is kept as the sha256 and size of its normalised form
+# (debconf's templates.dat is a megabyte), so that fixtures stay small.
+CONTENT_TEXT_MAX = 256 * 1024
+
+
+def record_text(entry, text):
+    """Store normalised TEXT in ENTRY: itself, or its digest when long."""
+    if len(text) > CONTENT_TEXT_MAX:
+        raw = text.encode("utf-8")
+        entry["text_sha256"] = hashlib.sha256(raw).hexdigest()
+        entry["size"] = len(raw)
+    else:
+        entry["content"] = text
 
 
 def diff(root, snap, base_root=None):
@@ -313,7 +330,8 @@ def diff(root, snap, base_root=None):
                 if new_text == old_text and now[:3] == before[:3]:
                     continue
                 e = describe(root, p, st, users, groups)
-                e.pop("content", None)
+                for k in ("content", "text_sha256", "size"):
+                    e.pop(k, None)
                 e["edits"] = line_edits(p, old_text, new_text)
                 e["change"] = "changed"
                 out[p] = e

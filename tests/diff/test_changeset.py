@@ -58,6 +58,15 @@ class Roots(unittest.TestCase):
         self.assertEqual(c["/etc/link"]["link"], "../etc/new")
         self.assertNotIn("/etc/passwd", c)
 
+    def test_long_text_is_kept_as_its_digest(self):
+        big = "Name: x\n" * (changeset.CONTENT_TEXT_MAX // 8 + 1)
+        write(self.root, "/var/cache/debconf/templates.dat", big)
+        e = self.changes()["/var/cache/debconf/templates.dat"]
+        self.assertNotIn("content", e)
+        self.assertEqual(e["size"], len(big))
+        import hashlib
+        self.assertEqual(e["text_sha256"], hashlib.sha256(big.encode()).hexdigest())
+
     def test_etc_edits_leave_out_the_images_own_lines(self):
         # Two images that differ by a package's user: the boot's edit is the same.
         write(self.root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\ndebian:x:1000:1000::/home/debian:/bin/bash\n")
