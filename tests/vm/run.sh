@@ -216,8 +216,54 @@ bootcmd:
   - [sh, -c, 'cat /proc/sys/kernel/random/boot_id >> /var/lib/vmtest-bootcmd.log']
 runcmd:
   - [sh, -c, 'echo "runcmd \$(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-runcmd.log']
+# The image's list with seed_random moved after ssh and made slow: the network stage is still
+# running after its readiness point, so sshd must be seen starting before it ends.
+cloud_init_modules: [bootcmd, write-files, growpart, resizefs, disk_setup, mounts, set_hostname,
+  update_hostname, update_etc_hosts, ca-certs, rsyslog, users-groups, ssh, seed_random]
+random_seed:
+  command: [sh, -c, 'sleep 15; echo seeded > /var/lib/vmtest-seed.log']
+  command_required: true
 EOF
 vm_make_seed "$seed_dir" "$RUN/seed-good.img"
+
+# unit_time UNIT PROPERTY: a unit's timestamp in seconds since the epoch, read in the guest.
+unit_time() {
+    g "d=\$(systemctl show --timestamp=us+utc -p $2 --value $1) && date -d \"\$d\" +%s.%N"
+}
+
+# Issue 19: sshd waits only for accounts and host keys. The network stage says READY=1 once
+# users-groups and ssh ran; seed_random (listed after them, 15 s) still runs then.
+readiness_checks() {
+    local sshd net_exit net_ready keys served files order
+    sshd=$(unit_time ssh.service ExecMainStartTimestamp)
+    net_ready=$(unit_time cloud-init-network.service ActiveEnterTimestamp)
+    net_exit=$(unit_time cloud-init-network.service ExecMainExitTimestamp)
+    keys=$(g 'stat -c %.9Y /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key | sort -n | tail -n 1')
+    echo "        host keys written ${keys}, network stage ready ${net_ready}, sshd started ${sshd}, network stage ended ${net_exit}"
+    if awk -v a="$net_ready" -v b="$sshd" -v c="$net_exit" 'BEGIN { exit !(a > 0 && a <= b && b + 5 < c) }'; then
+        ok "sshd started after the network stage's readiness point and before the stage ended"
+    else
+        bad "sshd did not start between the network stage's READY and its end (ready $net_ready, sshd $sshd, end $net_exit)"
+    fi
+    if awk -v k="$keys" -v b="$sshd" 'BEGIN { exit !(k > 0 && k < b) }'; then
+        ok "every host key existed before sshd started"
+    else
+        bad "a host key is newer than sshd's start (keys $keys, sshd $sshd)"
+    fi
+    expect "sshd never restarted" "$(g systemctl show -p NRestarts --value ssh.service)" 0
+    # sshd loads its host keys when it starts: it serves all three, the files' keys.
+    served=$(ssh-keyscan -p "$VM_PORT" -t rsa,ecdsa,ed25519 127.0.0.1 2>/dev/null | awk '{print $2, $3}' | sort)
+    files=$(g 'cat /etc/ssh/ssh_host_rsa_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}' | sort)
+    expect "sshd serves the three host keys cloud-init wrote" "$served" "$files"
+    expect "seed_random ran after the readiness point" "$(g 'sudo -n cat /var/lib/vmtest-seed.log')" seeded
+    # The config stage waited for the whole network stage.
+    order=$(g 'sudo -n grep -n -e "finish: init-network: " -e "running .modules:config." /var/log/cloud-init.log' | cut -d: -f1 | tr '\n' ' ')
+    if awk -v o="$order" 'BEGIN { n = split(o, a, " "); exit !(n == 2 && a[1] + 0 < a[2] + 0) }'; then
+        ok "the config stage started after the network stage finished"
+    else
+        bad "stage order in cloud-init.log: lines '$order' (init-network finish, modules:config start)"
+    fi
+}
 
 # ---- 1: first boot ----
 SEM1= KEYS1= BOOT1=
@@ -250,6 +296,7 @@ if [[ " $ONLY " == *" 1 "* ]]; then
         KEYS1=$(hostkeys)
         expect_re "per-instance semaphores written" "$SEM1" 'config_runcmd '
         expect_re "host keys generated" "$KEYS1" 'ssh_host_ed25519_key\.pub'
+        [ -n "${CIRS_VM_UPSTREAM:-}" ] || readiness_checks
         collect
     fi
     vm_stop tester

@@ -41,8 +41,17 @@ def seconds(text):
     return sum(float(v) * scale[u] for v, u in re.findall(r"([\d.]+)(min|ms|us|µs|s)", text))
 
 
+CPU_LINE = re.compile(r"- \w+\.py\[DEBUG\]: (\S+) used ([\d.]+) s user and ([\d.]+) s system CPU")
+
+
+def section(text, name):
+    return text.split("== %s\n" % name, 1)[-1].split("\n== ", 1)[0] if "== %s\n" % name in text else ""
+
+
 def load(dirs):
     rows, blame = [], {}
+    global CPU, CHAIN
+    CPU, CHAIN = {}, []
     for out in dirs:
         with open(os.path.join(out, "results.tsv"), encoding="utf-8") as f:
             rows += list(csv.DictReader(f, delimiter="\t"))
@@ -53,6 +62,14 @@ def load(dirs):
             variant = d.rsplit("-", 1)[0]
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()
+            for m in CPU_LINE.finditer(section(text, "agent cpu")):
+                CPU.setdefault(m.group(1), []).append(float(m.group(2)) + float(m.group(3)))
+            if variant == "agent":
+                chain = [ln.strip() for ln in section(text, "critical-chain ssh.service").splitlines()
+                         if "cloud" in ln]
+                show = dict(ln.split("=", 1) for ln in
+                            (section(text, "network stage") + "\n" + section(text, "sshd")).splitlines() if "=" in ln)
+                CHAIN.append((d, chain, show))
             part = text.split("== blame\n", 1)[-1].split("\n== ", 1)[0]
             for line in part.splitlines():
                 m = BLAME_LINE.match(line)
@@ -92,6 +109,20 @@ def main():
             cells.append("%.2f" % statistics.median(xs) if xs else "-")
         if any(c != "-" for c in cells):
             print("| %s | %s |" % (u, " | ".join(cells)))
+    if CPU:
+        print()
+        print("| (a) stage | own CPU s (user+sys, children excluded), median (min-max) |")
+        print("|---|---|")
+        for st, xs in CPU.items():
+            print("| %s | %.2f (%.2f-%.2f) |" % (st, statistics.median(xs), min(xs), max(xs)))
+    if CHAIN:
+        print()
+        print("| (a) boot | cloud-init units in `critical-chain ssh.service` | READY s | sshd start s | stage end s |")
+        print("|---|---|---|---|---|")
+        for d, chain, show in CHAIN:
+            t = lambda k: "%.2f" % (int(show[k]) / 1e6) if show.get(k, "").isdigit() else "-"
+            print("| %s | %s | %s | %s | %s |" % (d, "<br>".join(chain) or "-", t("ActiveEnterTimestampMonotonic"),
+                                            t("ExecMainStartTimestampMonotonic"), t("ExecMainExitTimestampMonotonic")))
 
 
 if __name__ == "__main__":

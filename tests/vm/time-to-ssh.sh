@@ -89,6 +89,9 @@ echo "== systemd-analyze"; systemd-analyze
 echo "== blame"; systemd-analyze blame
 echo "== critical-chain ssh.service"; systemd-analyze critical-chain ssh.service
 command -v cloud-init >/dev/null && { echo "== cloud-init status"; cloud-init status --long; }
+echo "== agent cpu"; sudo -n grep -h 'CPU (this process' /var/log/cloud-init.log || true
+echo "== network stage"; systemctl show -p ActiveEnterTimestampMonotonic -p ExecMainExitTimestampMonotonic cloud-init-network.service
+echo "== sshd"; systemctl show -p ExecMainStartTimestampMonotonic ssh.service
 EOF
         fi
         echo "[$v round $r] banner ${tb}s login ${tl}s qemu-cpu ${cpu}s load $load"

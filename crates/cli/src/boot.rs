@@ -96,6 +96,11 @@ impl Boot {
             EventResult::Fail
         };
         clog::event_finish(event, result, event_desc);
+        if let Some((user, sys)) = own_cpu_seconds() {
+            log::debug!(
+                "{banner} used {user:.2} s user and {sys:.2} s system CPU (this process, children excluded)"
+            );
+        }
         let recoverable = clog::take_captured();
         let code = errors.len() as i32;
         if let Some(st) = status.as_mut() {
@@ -225,6 +230,10 @@ impl Boot {
         }
         self.persist_instance_data(ds.as_ref(), &cfg, &paths);
         let event_cfg = self.full_config(ds.as_ref());
+        if reflected.new_instance && !self.host.is_sandbox() {
+            // RSA keys take seconds under emulation; sshd waits for them.
+            ci_modules::pregenerate_host_keys(&self.host, &paths.run_dir, &event_cfg);
+        }
         if local {
             // Before the network comes up, so that a DHCP client already
             // sends this name. This boot's user-data is not consumed yet: the
@@ -259,14 +268,22 @@ impl Boot {
         let full = self.full_config(ds.as_ref());
         consume::combined_config(&self.host, &paths, &full);
         if errors.is_empty() {
-            let report = self.run_section(
+            let entries =
+                runner::parse_module_list(full.get("cloud_init_modules"), "cloud_init_modules");
+            let ready = || crate::notify::ready("accounts, SSH keys and host keys are in place");
+            let schedule = runner::Schedule {
+                concurrent: !self.host.is_sandbox(),
+                on_ready: &ready,
+            };
+            let report = self.run_entries(
                 &full,
                 &paths,
                 ds.as_ref(),
-                "cloud_init_modules",
+                &entries,
                 RunHow::plain("init-network"),
+                Some(&schedule),
             );
-            errors.extend(report);
+            errors.extend(report.errors());
         }
         // Strict mode: the modules ran without the user-data; the stage fails.
         errors.extend(rejected);
@@ -457,7 +474,8 @@ impl Boot {
         how: RunHow,
     ) -> Vec<String> {
         let entries = runner::parse_module_list(cfg.get(section), section);
-        self.run_entries(cfg, paths, ds, &entries, how).errors()
+        self.run_entries(cfg, paths, ds, &entries, how, None)
+            .errors()
     }
 
     fn run_entries(
@@ -467,6 +485,7 @@ impl Boot {
         ds: &dyn Datasource,
         entries: &[ModuleEntry],
         how: RunHow,
+        schedule: Option<&runner::Schedule>,
     ) -> runner::StageReport {
         let RunHow { prefix, forced } = how;
         let distro = Distro::from_config(cfg);
@@ -486,7 +505,12 @@ impl Boot {
             host: &self.host,
             paths,
         };
-        runner::run_modules(&env, entries, &sems, &LogEvents, forced)
+        match schedule {
+            Some(sch) => {
+                runner::run_modules_scheduled(&env, entries, &sems, &LogEvents, forced, sch)
+            }
+            None => runner::run_modules(&env, entries, &sems, &LogEvents, forced),
+        }
     }
 
     /// The datasource stored by an earlier stage of this boot.
@@ -517,6 +541,12 @@ impl Boot {
             ),
         };
         let desc = format!("running modules for {mode}");
+        if stage == Stage::ModulesConfig {
+            // The network stage may still be growing the disk after it let
+            // SSH start (see crate::notify).
+            let sys = self.system_config();
+            ci_state::stage_lock::wait_released(&self.host, &crate::paths_of(&sys), Stage::Init);
+        }
         let code = self.staged(stage, banner, event, &desc, |errors| {
             let sys = self.system_config();
             let base_paths = crate::paths_of(&sys);
@@ -606,6 +636,7 @@ impl Boot {
                 forced: freq,
                 ..RunHow::plain("single")
             },
+            None,
         );
         ci_modules::power_state_change::run_deferred();
         match report.outcomes.first() {
@@ -710,6 +741,20 @@ pub(crate) fn hotplug_facts(host: &Host, ds: &dyn Datasource, cfg: &Value) -> Ho
         extra_udev_rules: ds.extra_hotplug_udev_rules().map(str::to_string),
         event_warnings,
     }
+}
+
+/// This process's user and system CPU time so far (its threads included,
+/// the commands it ran not), from the kernel's `/proc/self/stat`: the
+/// agent's own share of a boot, kept in docs/benchmarks.md.
+fn own_cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, in clock ticks
+    // (USER_HZ, 100 on Linux).
+    let ticks = |i: usize| f.get(i)?.parse::<f64>().ok().map(|t| t / 100.0);
+    Some((ticks(11)?, ticks(12)?))
 }
 
 /// Semaphores kept by the state crate.

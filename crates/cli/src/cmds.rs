@@ -97,6 +97,15 @@ fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemc
 }
 
 pub fn main_cloud_init() -> i32 {
+    crate::notify::take_socket();
+    let code = run_cloud_init();
+    // A network stage that ended before its readiness point still tells
+    // systemd, or its Type=notify unit would fail.
+    crate::notify::ready("cloud-init exited");
+    code
+}
+
+fn run_cloud_init() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

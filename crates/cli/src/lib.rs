@@ -11,6 +11,7 @@ mod hotplug;
 mod net_convert;
 mod net_events;
 mod net_wait;
+mod notify;
 mod output;
 mod per;
 mod schema_boot;

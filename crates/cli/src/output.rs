@@ -76,14 +76,21 @@ pub fn redirect_through_child(host: &Host, sink: &Sink) -> Option<i32> {
     let exe = std::env::current_exe().ok()?;
     let (mut reader, writer) = std::io::pipe().ok()?;
     let writer2 = writer.try_clone().ok()?;
-    let mut child = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if let Some(socket) = crate::notify::socket() {
+        cmd.env("NOTIFY_SOCKET", socket);
+    }
+    let spawned = cmd
         .args(std::env::args_os().skip(1))
         .env(MARK, "1")
         .stdin(Stdio::inherit())
         .stdout(writer)
         .stderr(writer2)
-        .spawn()
-        .ok()?;
+        .spawn();
+    // The command holds the pipe's write ends: without dropping it the
+    // read below would never see the end of the child's output.
+    drop(cmd);
+    let mut child = spawned.ok()?;
     let opts = WriteOpts::mode(0o640);
     if !sink.append {
         let _ = host.write_atomic(&sink.path, b"", &opts);

@@ -43,10 +43,11 @@ fn has(set: &BTreeSet<(String, String)>, k: &str, v: &str) -> bool {
     set.contains(&(k.to_string(), v.to_string()))
 }
 
-/// Upstream orderings we drop on purpose (docs/compat.md): the network
+/// Upstream settings we drop on purpose (docs/compat.md): the network
 /// stage waits for the network itself, only before what needs it
 /// (crates/cli/src/net_wait.rs), so users and host keys are ready, and sshd
-/// starts, while DHCP is still going on.
+/// starts, while DHCP is still going on; and it is `Type=notify`, ready
+/// once sshd may start (crates/cli/src/notify.rs).
 const DROPPED: &[(&str, &str, &str)] = &[
     (
         "cloud-init-network.service",
@@ -54,6 +55,7 @@ const DROPPED: &[(&str, &str, &str)] = &[
         "systemd-networkd-wait-online.service",
     ),
     ("cloud-init-network.service", "After", "networking.service"),
+    ("cloud-init-network.service", "Type", "oneshot"),
 ];
 
 #[test]
@@ -101,7 +103,18 @@ fn units_run_the_legacy_stage_commands() {
     ] {
         let s = unit_settings(unit);
         assert!(has(&s, "ExecStart", cmd), "{unit}");
-        assert!(has(&s, "Type", "oneshot"), "{unit}");
+        // The network stage says when sshd may start (READY=1) and goes on;
+        // the others are done when their process ends.
+        let kind = if unit == "cloud-init-network.service" {
+            "notify"
+        } else {
+            "oneshot"
+        };
+        assert!(has(&s, "Type", kind), "{unit}");
+        if kind == "notify" {
+            // The child the stage re-runs itself as (output to a file) says it.
+            assert!(has(&s, "NotifyAccess", "all"), "{unit}");
+        }
         assert!(has(&s, "RemainAfterExit", "yes"), "{unit}");
         assert!(has(&s, "TimeoutSec", "0"), "{unit}");
         assert!(has(&s, "StandardOutput", "journal+console"), "{unit}");

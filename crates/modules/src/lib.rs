@@ -61,6 +61,8 @@ mod shellify;
 mod snap;
 mod spacewalk;
 mod ssh;
+/// Host keys started early in a boot (the `ssh` module installs them).
+pub use ssh::pregen::start as pregenerate_host_keys;
 mod ssh_authkey_fingerprints;
 mod ssh_import_id;
 mod subp;

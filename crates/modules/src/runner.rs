@@ -184,8 +184,66 @@ pub fn run_modules(
     events: &dyn Events,
     forced: Option<Frequency>,
 ) -> StageReport {
+    let (mut slots, active) = select(env, entries);
+    for (i, entry, spec) in active {
+        let outcome = run_one(env, spec, entry, sems, events, forced);
+        slots[i] = Some((entry.name.clone(), outcome));
+    }
+    StageReport {
+        outcomes: slots.into_iter().flatten().collect(),
+    }
+}
+
+/// How the network stage times its module list (see [`lanes`]).
+pub struct Schedule<'a> {
+    /// Grow the disk beside the list; off in sandboxes, whose recorded
+    /// commands a harness compares in order.
+    pub concurrent: bool,
+    /// Called once, when what sshd needs is in place.
+    pub on_ready: &'a dyn Fn(),
+}
+
+/// [`run_modules`] with the network stage's timing: the same modules, the
+/// same outcomes, but growpart and resizefs run beside the list and
+/// `on_ready` tells when SSH may start.
+pub fn run_modules_scheduled(
+    env: &StageEnv,
+    entries: &[ModuleEntry],
+    sems: &(dyn Semaphores + Sync),
+    events: &(dyn Events + Sync),
+    forced: Option<Frequency>,
+    schedule: &Schedule,
+) -> StageReport {
+    let (mut slots, active) = select(env, entries);
+    let names: Vec<&str> = active.iter().map(|(_, _, spec)| spec.name).collect();
+    let roles = lanes::plan(&names, env.cfg);
+    let run = |k: usize| {
+        let (_, entry, spec) = active[k];
+        run_one(env, spec, entry, sems, events, forced)
+    };
+    let outcomes = lanes::execute(
+        &roles,
+        &run,
+        || Outcome::Unknown,
+        schedule.on_ready,
+        schedule.concurrent,
+    );
+    for ((i, entry, _), outcome) in active.iter().zip(outcomes) {
+        slots[*i] = Some((entry.name.clone(), outcome));
+    }
+    StageReport {
+        outcomes: slots.into_iter().flatten().collect(),
+    }
+}
+
+type Slots = Vec<Option<(String, Outcome)>>;
+type Active<'e> = Vec<(usize, &'e ModuleEntry, &'static ModuleSpec)>;
+
+/// Upstream's selection: the outcomes of the modules that will not run
+/// (by list position) and the modules that will.
+fn select<'e>(env: &StageEnv, entries: &'e [ModuleEntry]) -> (Slots, Active<'e>) {
     let single = env.event_prefix == "single";
-    let mut slots: Vec<Option<(String, Outcome)>> = vec![None; entries.len()];
+    let mut slots: Slots = vec![None; entries.len()];
     let mut found: Vec<(usize, &ModuleEntry, &'static ModuleSpec)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let canon = canonical_name(&entry.name);
@@ -208,7 +266,7 @@ pub fn run_modules(
     let mut inapplicable: Vec<&str> = Vec::new();
     let mut unverified: Vec<&str> = Vec::new();
     let mut overridden: Vec<&str> = Vec::new();
-    let mut active: Vec<(usize, &ModuleEntry, &'static ModuleSpec)> = Vec::new();
+    let mut active: Active<'e> = Vec::new();
     for (i, entry, spec) in found {
         let name = entry.name.as_str();
         if single {
@@ -249,13 +307,7 @@ pub fn run_modules(
         log::info!(target: MODULES_PY, "running unverified_modules: '{}'", overridden.join(", "));
     }
 
-    for (i, entry, spec) in active {
-        let outcome = run_one(env, spec, entry, sems, events, forced);
-        slots[i] = Some((entry.name.clone(), outcome));
-    }
-    StageReport {
-        outcomes: slots.into_iter().flatten().collect(),
-    }
+    (slots, active)
 }
 
 fn run_one(
@@ -334,6 +386,8 @@ fn run_one(
         }
     }
 }
+
+mod lanes;
 
 #[cfg(test)]
 mod tests;

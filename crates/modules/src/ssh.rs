@@ -12,6 +12,9 @@ use log::{debug, warn};
 use serde_json::Value;
 use std::io::Write;
 
+mod keyfile;
+pub mod pregen;
+
 pub const GENERATE_KEY_NAMES: &[&str] = &["rsa", "ecdsa", "ed25519"];
 
 fn key_file(t: &str) -> String {
@@ -177,6 +180,63 @@ fn keygen_target(host: &Host, key: &str) -> std::io::Result<String> {
     Ok(f)
 }
 
+type KeyResult = Result<ci_host::CmdOutput, ci_host::CmdError>;
+
+/// `ssh-keygen` for type `t` into its place under /etc/ssh.
+fn run_keygen(host: &Host, t: &str, comment: Option<&str>) -> KeyResult {
+    let f = keygen_target(host, &key_file(t)).map_err(|e| ci_host::CmdError::Spawn {
+        cmd: "ssh-keygen".into(),
+        source: e,
+    })?;
+    let mut argv = vec!["ssh-keygen", "-t", t, "-N", "", "-f", f.as_str()];
+    if let Some(c) = comment {
+        argv.extend(["-C", c]);
+    }
+    let cmd = Cmd::new(argv).env("LANG", "C");
+    host.runner().execute(host, &cmd)
+}
+
+/// ssh-keygen's own comment, `<user>@<gethostname()>`; the module runs as root.
+fn default_key_comment() -> String {
+    let uname = rustix::system::uname();
+    format!("root@{}", uname.nodename().to_string_lossy())
+}
+
+/// Install the key of type `t` made ahead of time as ssh-keygen would have
+/// made it in place; the text ssh-keygen would have printed, or `None` when
+/// there is no usable key (ssh-keygen runs then).
+fn install_pregen(
+    host: &Host,
+    run_dir: &std::path::Path,
+    t: &str,
+    comment: Option<&str>,
+) -> Option<String> {
+    let asked = std::time::Instant::now();
+    let key = pregen::take(host, run_dir, t)?;
+    // Whether RSA is still the tail of the boot shows here.
+    debug!(
+        "Waited {:.3} seconds for the pre-generated {t} host key",
+        asked.elapsed().as_secs_f64()
+    );
+    let placed = keygen_target(host, &key_file(t))
+        .and_then(|shown| Ok((shown, host.canonical(key_file(t))?)));
+    let (shown, target) = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            debug!("Not installing the pre-generated {t} host key: {e}");
+            return None;
+        }
+    };
+    let comment = comment.map_or_else(default_key_comment, str::to_string);
+    match key.install(host, &target, &shown, &comment) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            debug!("Not installing the pre-generated {t} host key: {e}");
+            None
+        }
+    }
+}
+
 fn generate_host_keys(ctx: &Ctx) {
     let host = ctx.host;
     let genkeys = cfg_list(ctx.get("ssh_genkeytypes"))
@@ -213,42 +273,46 @@ fn generate_host_keys(ctx: &Ctx) {
         format!("root@{name}")
     });
     let comment = comment.as_deref();
-    // Key generation (RSA above all) is the slow part of first boot: run the types at once.
-    let results: Vec<(String, Result<ci_host::CmdOutput, ci_host::CmdError>)> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = todo
-                .iter()
-                .map(|t| {
-                    s.spawn(move || {
-                        let f = match keygen_target(host, &key_file(t)) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                let e = ci_host::CmdError::Spawn {
-                                    cmd: "ssh-keygen".into(),
-                                    source: e,
-                                };
-                                return (t.clone(), Err(e));
-                            }
-                        };
-                        let mut argv =
-                            vec!["ssh-keygen", "-t", t.as_str(), "-N", "", "-f", f.as_str()];
-                        if let Some(c) = comment {
-                            argv.extend(["-C", c]);
-                        }
-                        let cmd = Cmd::new(argv).env("LANG", "C");
-                        (t.clone(), host.runner().execute(host, &cmd))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(todo.iter())
-                .map(|(h, t)| {
-                    h.join()
-                        .unwrap_or_else(|_| (t.clone(), Err(ci_host::CmdError::Empty)))
-                })
-                .collect()
-        });
+    let run_dir = ctx.paths.run_dir.as_path();
+    // Key generation (RSA above all) is the slow part of first boot: run the
+    // types at once, the ones not made ahead of time first, so waiting for
+    // a pre-generated key overlaps with them.
+    let results: Vec<(String, KeyResult)> = std::thread::scope(|s| {
+        let (early, fresh): (Vec<&String>, Vec<&String>) =
+            todo.iter().partition(|t| pregen::started(host, run_dir, t));
+        let mut handles: Vec<_> = fresh
+            .into_iter()
+            .map(|t| (t, s.spawn(move || run_keygen(host, t, comment))))
+            .collect();
+        let mut done: Vec<(String, KeyResult)> = Vec::new();
+        let mut used: Vec<&str> = Vec::new();
+        for t in early {
+            match install_pregen(host, run_dir, t, comment) {
+                Some(text) => {
+                    used.push(t);
+                    done.push((
+                        t.clone(),
+                        Ok(ci_host::CmdOutput {
+                            status: 0,
+                            stdout: text.into_bytes(),
+                            stderr: Vec::new(),
+                        }),
+                    ));
+                }
+                None => handles.push((t, s.spawn(move || run_keygen(host, t, comment)))),
+            }
+        }
+        if !used.is_empty() {
+            debug!("Installed pre-generated host key types {}", used.join(", "));
+        }
+        for (t, h) in handles {
+            let res = h.join().unwrap_or(Err(ci_host::CmdError::Empty));
+            done.push((t.clone(), res));
+        }
+        // Printed in the configured order, as before.
+        done.sort_by_key(|(t, _)| todo.iter().position(|x| x == t));
+        done
+    });
     let quiet = cfg_bool(ctx, "ssh_quiet_keygen", false);
     for (t, res) in results {
         let keyfile = key_file(&t);
@@ -317,6 +381,8 @@ pub fn handle(ctx: &Ctx) -> ModResult {
         Some(_) => warn!("Skipping ssh_keys: expected a mapping"),
         None => generate_host_keys(ctx),
     }
+    // Keys made ahead of time and not installed are not kept.
+    pregen::discard(host, &ctx.paths.run_dir);
 
     // Publishing host keys is a datasource feature; NoCloud and None have nothing to publish.
     let publish = match ctx.get("ssh_publish_hostkeys") {

@@ -118,6 +118,38 @@ pub fn acquire(host: &Host, paths: &Paths, stage: Stage) -> Option<StageLock> {
     Some(StageLock { file, path: p })
 }
 
+/// Wait until no process holds the lock of `stage`. The network stage tells
+/// systemd it is ready before growpart and resizefs are done, so the unit
+/// of the next stage may start while it still runs; the next stage waits
+/// here so that the stages keep their order. True when it had to wait.
+pub fn wait_released(host: &Host, paths: &Paths, stage: Stage) -> bool {
+    let Ok(p) = host.try_resolve(lock_path(paths, stage)) else {
+        return false;
+    };
+    // A finished stage removed its file: nothing to wait for.
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW)
+        .open(&p)
+    else {
+        return false;
+    };
+    match flock(&file, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => false,
+        Err(Errno::WOULDBLOCK) => {
+            log::debug!("Waiting for stage {} to finish", stage.key());
+            if let Err(e) = flock(&file, FlockOperation::LockShared) {
+                log::debug!("Cannot wait for {}: {e}", p.display());
+            }
+            true
+        }
+        Err(e) => {
+            log::debug!("Cannot probe {}: {e}", p.display());
+            false
+        }
+    }
+}
+
 /// What the lock of a stage says about its process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
@@ -175,6 +207,24 @@ pub fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_stage_waits_for_a_running_stage() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let p = Paths::default();
+        assert!(!wait_released(&h, &p, Stage::Init), "no lock file: no wait");
+        let lock = acquire(&h, &p, Stage::Init).unwrap();
+        let started = Instant::now();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            lock.finished();
+        });
+        assert!(wait_released(&h, &p, Stage::Init));
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        holder.join().unwrap();
+        assert!(!wait_released(&h, &p, Stage::Init));
+    }
 
     #[test]
     fn held_lock_is_alive_released_lock_is_gone_with_pid() {

@@ -1,0 +1,309 @@
+//! Timing of the network stage's module list, for time to SSH.
+//!
+//! The list still runs in its order, one module after the other, with two
+//! exceptions that change only when things happen, never what they do:
+//!
+//! - growpart and resizefs grow the root disk on a thread of their own
+//!   while the list goes on. A later module that may need the grown disk
+//!   (one that can install packages, write a swap file or partition disks)
+//!   waits for them first; the stage ends only once they are done.
+//! - Once the modules sshd needs (accounts, their keys, host keys,
+//!   passwords) are done, the stage says so (`on_ready`), so that the SSH
+//!   daemon may start while the rest of the stage goes on.
+
+use serde_json::Value;
+
+/// Grow the root disk; nothing else in a stage reads what they change.
+const BESIDE: &[&str] = &["growpart", "resizefs"];
+
+/// What sshd needs in place before it starts.
+const FOR_SSH: &[&str] = &["users_groups", "ssh", "set_passwords"];
+
+/// Modules known not to need the grown disk: they edit small files, add
+/// accounts and keys, or mount what is already there. Any other module
+/// waits for growpart and resizefs before it runs.
+const NEEDS_NO_SPACE: &[&str] = &[
+    "seed_random",
+    "set_hostname",
+    "update_hostname",
+    "update_etc_hosts",
+    "users_groups",
+    "ssh",
+    "set_passwords",
+    "mounts",
+];
+
+/// How one active module of the list is run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Role {
+    /// On the disk lane, beside the list.
+    Beside,
+    /// In the list; `waits`: joins the disk lane first; `for_ssh`: one of
+    /// the modules sshd needs.
+    Main { waits: bool, for_ssh: bool },
+}
+
+/// Roles for the active modules (registry names), in list order.
+pub(crate) fn plan(names: &[&str], cfg: &Value) -> Vec<Role> {
+    names
+        .iter()
+        .map(|n| {
+            if BESIDE.contains(n) {
+                Role::Beside
+            } else {
+                Role::Main {
+                    waits: needs_grown_disk(n, cfg),
+                    for_ssh: FOR_SSH.contains(n),
+                }
+            }
+        })
+        .collect()
+}
+
+fn needs_grown_disk(name: &str, cfg: &Value) -> bool {
+    if !NEEDS_NO_SPACE.contains(&name) {
+        return true;
+    }
+    // A swap file is sized from, and written to, the root filesystem.
+    name == "mounts" && cfg.get("swap").is_some_and(|v| !v.is_null())
+}
+
+/// Run the active modules `0..roles.len()` with `run`, returning their
+/// outcomes in list order. Without `concurrent` everything runs in order
+/// on this thread (sandboxes: a harness compares the order of recorded
+/// commands). `on_ready` is called once, on this thread, when every
+/// `for_ssh` module has run, or at the end when there is none.
+pub(crate) fn execute<T: Send>(
+    roles: &[Role],
+    run: &(dyn Fn(usize) -> T + Sync),
+    failed: impl Fn() -> T,
+    on_ready: &dyn Fn(),
+    concurrent: bool,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = roles.iter().map(|_| None).collect();
+    let mut ssh_left = roles
+        .iter()
+        .filter(|r| matches!(r, Role::Main { for_ssh: true, .. }))
+        .count();
+    let mut ready = false;
+    std::thread::scope(|s| {
+        let mut lane: Option<std::thread::ScopedJoinHandle<'_, Vec<(usize, T)>>> = None;
+        let join = |lane: &mut Option<std::thread::ScopedJoinHandle<'_, Vec<(usize, T)>>>,
+                    batch: &[usize],
+                    out: &mut Vec<Option<T>>| {
+            if let Some(h) = lane.take() {
+                match h.join() {
+                    Ok(done) => done.into_iter().for_each(|(i, t)| out[i] = Some(t)),
+                    Err(_) => batch.iter().for_each(|&i| out[i] = Some(failed())),
+                }
+            }
+        };
+        let mut batch: Vec<usize> = Vec::new();
+        let mut i = 0;
+        while i < roles.len() {
+            if concurrent && lane.is_none() && roles[i] == Role::Beside {
+                // The run of disk modules from here goes on the lane, in order.
+                let end = (i..roles.len())
+                    .find(|&j| roles[j] != Role::Beside)
+                    .unwrap_or(roles.len());
+                batch = (i..end).collect();
+                let idx = batch.clone();
+                lane = Some(s.spawn(move || idx.into_iter().map(|k| (k, run(k))).collect()));
+                i = end;
+                continue;
+            }
+            let waits = match roles[i] {
+                Role::Beside => true,
+                Role::Main { waits, .. } => waits,
+            };
+            if waits {
+                join(&mut lane, &batch, &mut out);
+            }
+            out[i] = Some(run(i));
+            if let Role::Main { for_ssh: true, .. } = roles[i] {
+                ssh_left -= 1;
+                if ssh_left == 0 && !ready {
+                    ready = true;
+                    on_ready();
+                }
+            }
+            i += 1;
+        }
+        if !ready {
+            // Nothing sshd needs in this list: ready once the list is done,
+            // the disk lane aside.
+            on_ready();
+        }
+        join(&mut lane, &batch, &mut out);
+    });
+    out.into_iter().map(|o| o.unwrap_or_else(&failed)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    const DEBIAN: &[&str] = &[
+        "seed_random",
+        "bootcmd",
+        "write_files",
+        "growpart",
+        "resizefs",
+        "disk_setup",
+        "mounts",
+        "set_hostname",
+        "update_hostname",
+        "update_etc_hosts",
+        "ca_certs",
+        "rsyslog",
+        "users_groups",
+        "ssh",
+    ];
+
+    #[test]
+    fn disk_modules_go_beside_and_package_writers_wait() {
+        let roles = plan(DEBIAN, &json!({}));
+        let beside: Vec<&str> = DEBIAN
+            .iter()
+            .zip(&roles)
+            .filter(|(_, r)| **r == Role::Beside)
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(beside, ["growpart", "resizefs"]);
+        let waiting: Vec<&str> = DEBIAN
+            .iter()
+            .zip(&roles)
+            .filter(|(_, r)| matches!(r, Role::Main { waits: true, .. }))
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(
+            waiting,
+            [
+                "bootcmd",
+                "write_files",
+                "disk_setup",
+                "ca_certs",
+                "rsyslog"
+            ]
+        );
+        let with_swap = plan(&["mounts"], &json!({"swap": {"filename": "/swap"}}));
+        assert_eq!(
+            with_swap,
+            [Role::Main {
+                waits: true,
+                for_ssh: false
+            }]
+        );
+        assert_eq!(
+            plan(&["mounts"], &json!({"swap": null})),
+            [Role::Main {
+                waits: false,
+                for_ssh: false
+            }]
+        );
+    }
+
+    /// Runs DEBIAN's list with every module taking `ms(name)` and records
+    /// start and end times and when readiness came.
+    fn timed(
+        names: &[&str],
+        cfg: Value,
+        concurrent: bool,
+        ms: fn(&str) -> u64,
+    ) -> (Vec<(Duration, Duration)>, Duration) {
+        let t0 = Instant::now();
+        let roles = plan(names, &cfg);
+        let ready = Mutex::new(None);
+        let run = |i: usize| {
+            let s = t0.elapsed();
+            std::thread::sleep(Duration::from_millis(ms(names[i])));
+            (s, t0.elapsed())
+        };
+        let spans = execute(
+            &roles,
+            &run,
+            || (Duration::MAX, Duration::MAX),
+            &|| {
+                let mut r = ready.lock().unwrap();
+                assert!(r.is_none(), "ready twice");
+                *r = Some(t0.elapsed());
+            },
+            concurrent,
+        );
+        let ready = ready.lock().unwrap().expect("never ready");
+        (spans, ready)
+    }
+
+    fn slow_disk(n: &str) -> u64 {
+        match n {
+            "growpart" => 400,
+            "resizefs" => 100,
+            _ => 10,
+        }
+    }
+
+    #[test]
+    fn sshd_is_ready_before_the_disk_is_grown() {
+        let quiet: Vec<&str> = DEBIAN
+            .iter()
+            .copied()
+            .filter(|n| !["disk_setup", "ca_certs", "rsyslog"].contains(n))
+            .collect();
+        let (spans, ready) = timed(&quiet, json!({}), true, slow_disk);
+        let at = |n: &str| spans[quiet.iter().position(|x| *x == n).unwrap()];
+        let (_, ssh_end) = at("ssh");
+        let (grow_start, _) = at("growpart");
+        let (resize_start, resize_end) = at("resizefs");
+        assert!(ready >= ssh_end, "ready before ssh finished");
+        assert!(ready < resize_end, "readiness waited for the disk lane");
+        assert!(
+            at("users_groups").0 < resize_end,
+            "users waited for the disk"
+        );
+        // The lane keeps its own order, and starts after write_files.
+        assert!(resize_start >= at("growpart").1);
+        assert!(grow_start >= at("write_files").1);
+    }
+
+    #[test]
+    fn a_module_that_needs_space_waits_for_the_lane() {
+        let (spans, ready) = timed(DEBIAN, json!({}), true, slow_disk);
+        let at = |n: &str| spans[DEBIAN.iter().position(|x| *x == n).unwrap()];
+        assert!(at("disk_setup").0 >= at("resizefs").1);
+        assert!(ready >= at("ssh").1);
+    }
+
+    #[test]
+    fn without_concurrency_the_list_runs_in_order() {
+        let (spans, ready) = timed(DEBIAN, json!({}), false, slow_disk);
+        for w in spans.windows(2) {
+            assert!(w[1].0 >= w[0].1, "{spans:?}");
+        }
+        assert!(ready >= spans.last().unwrap().1);
+    }
+
+    #[test]
+    fn without_ssh_modules_readiness_comes_at_the_end_of_the_list() {
+        let names = ["bootcmd", "growpart", "resizefs", "update_etc_hosts"];
+        let (spans, ready) = timed(&names, json!({}), true, slow_disk);
+        assert!(ready >= spans[3].1);
+        // The disk lane may still run: readiness does not wait for it.
+        assert!(ready < spans[2].1, "{spans:?} {ready:?}");
+        // Late modules after the readiness point still run, and the
+        // outcomes come back in list order.
+        assert_eq!(spans.len(), 4);
+    }
+
+    #[test]
+    fn modules_after_the_readiness_point_run_after_it() {
+        let names = ["users_groups", "ssh", "seed_random"];
+        let (spans, ready) = timed(&names, json!({}), true, |_| 30);
+        assert!(
+            ready >= spans[1].1 && ready <= spans[2].0,
+            "{spans:?} {ready:?}"
+        );
+    }
+}
