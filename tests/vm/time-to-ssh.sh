@@ -93,6 +93,7 @@ echo "== agent cpu"; sudo -n grep -h 'CPU (this process' /var/log/cloud-init.log
 echo "== network stage"; systemctl show -p ActiveEnterTimestampMonotonic -p ExecMainExitTimestampMonotonic cloud-init-network.service
 echo "== sshd"; systemctl show -p ExecMainStartTimestampMonotonic ssh.service
 EOF
+            VM_SSH_TIMEOUT=60 vm_ssh bench 'sudo -n cat /var/log/cloud-init.log 2>/dev/null' >"$d/cloud-init.log" 2>/dev/null || true
         fi
         echo "[$v round $r] banner ${tb}s login ${tl}s qemu-cpu ${cpu}s load $load"
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "${tb:--}" "${tl:--}" "$cpu" "$load" >>"$out/results.tsv"
