@@ -272,7 +272,7 @@ impl Boot {
                 runner::parse_module_list(full.get("cloud_init_modules"), "cloud_init_modules");
             let ready = || crate::notify::ready("accounts, SSH keys and host keys are in place");
             let schedule = runner::Schedule {
-                concurrent: !self.host.is_sandbox(),
+                disk_lane: disk_lane(&self.host),
                 on_ready: &ready,
             };
             let report = self.run_entries(
@@ -740,6 +740,19 @@ pub(crate) fn hotplug_facts(host: &Host, ds: &dyn Datasource, cfg: &Value) -> Ho
         enabled: allowed.iter().any(|e| e == "hotplug"),
         extra_udev_rules: ds.extra_hotplug_udev_rules().map(str::to_string),
         event_warnings,
+    }
+}
+
+/// When the network stage grows the disk: beside the list when a CPU is
+/// free for it (one makes the accounts, one the RSA host key), after the
+/// readiness point otherwise; in order under --root.
+fn disk_lane(host: &Host) -> runner::DiskLane {
+    if host.is_sandbox() {
+        return runner::DiskLane::Off;
+    }
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() >= 3 => runner::DiskLane::AtItsPlace,
+        _ => runner::DiskLane::AfterReady,
     }
 }
 

@@ -196,9 +196,8 @@ pub fn run_modules(
 
 /// How the network stage times its module list (see [`lanes`]).
 pub struct Schedule<'a> {
-    /// Grow the disk beside the list; off in sandboxes, whose recorded
-    /// commands a harness compares in order.
-    pub concurrent: bool,
+    /// When growpart and resizefs run.
+    pub disk_lane: DiskLane,
     /// Called once, when what sshd needs is in place.
     pub on_ready: &'a dyn Fn(),
 }
@@ -226,7 +225,7 @@ pub fn run_modules_scheduled(
         &run,
         || Outcome::Unknown,
         schedule.on_ready,
-        schedule.concurrent,
+        schedule.disk_lane,
     );
     for ((i, entry, _), outcome) in active.iter().zip(outcomes) {
         slots[*i] = Some((entry.name.clone(), outcome));
@@ -388,6 +387,7 @@ fn run_one(
 }
 
 mod lanes;
+pub use lanes::DiskLane;
 
 #[cfg(test)]
 mod tests;

@@ -68,18 +68,31 @@ fn needs_grown_disk(name: &str, cfg: &Value) -> bool {
     name == "mounts" && cfg.get("swap").is_some_and(|v| !v.is_null())
 }
 
+/// When the disk modules run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskLane {
+    /// In list order on this thread (sandboxes: a harness compares the
+    /// order of recorded commands).
+    Off,
+    /// On their own thread from their place in the list.
+    AtItsPlace,
+    /// On their own thread once sshd may start (or inline, in order, when
+    /// a module that needs them comes first): with few CPUs, growing the
+    /// disk beside the list takes the CPU the accounts and host keys need.
+    AfterReady,
+}
+
 /// Run the active modules `0..roles.len()` with `run`, returning their
-/// outcomes in list order. Without `concurrent` everything runs in order
-/// on this thread (sandboxes: a harness compares the order of recorded
-/// commands). `on_ready` is called once, on this thread, when every
-/// `for_ssh` module has run, or at the end when there is none.
+/// outcomes in list order. `on_ready` is called once, on this thread, when
+/// every `for_ssh` module has run, or at the end when there is none.
 pub(crate) fn execute<T: Send>(
     roles: &[Role],
     run: &(dyn Fn(usize) -> T + Sync),
     failed: impl Fn() -> T,
     on_ready: &dyn Fn(),
-    concurrent: bool,
+    mode: DiskLane,
 ) -> Vec<T> {
+    type Lane<'s, T> = Option<std::thread::ScopedJoinHandle<'s, Vec<(usize, T)>>>;
     let mut out: Vec<Option<T>> = roles.iter().map(|_| None).collect();
     let mut ssh_left = roles
         .iter()
@@ -87,10 +100,10 @@ pub(crate) fn execute<T: Send>(
         .count();
     let mut ready = false;
     std::thread::scope(|s| {
-        let mut lane: Option<std::thread::ScopedJoinHandle<'_, Vec<(usize, T)>>> = None;
-        let join = |lane: &mut Option<std::thread::ScopedJoinHandle<'_, Vec<(usize, T)>>>,
-                    batch: &[usize],
-                    out: &mut Vec<Option<T>>| {
+        let mut lane: Lane<'_, T> = None;
+        let start =
+            |idx: Vec<usize>| s.spawn(move || idx.into_iter().map(|k| (k, run(k))).collect());
+        let join = |lane: &mut Lane<'_, T>, batch: &[usize], out: &mut Vec<Option<T>>| {
             if let Some(h) = lane.take() {
                 match h.join() {
                     Ok(done) => done.into_iter().for_each(|(i, t)| out[i] = Some(t)),
@@ -98,17 +111,26 @@ pub(crate) fn execute<T: Send>(
                 }
             }
         };
+        // On the lane (`batch`), or waiting for the readiness point (`pending`).
         let mut batch: Vec<usize> = Vec::new();
+        let mut pending: Vec<usize> = Vec::new();
         let mut i = 0;
         while i < roles.len() {
-            if concurrent && lane.is_none() && roles[i] == Role::Beside {
-                // The run of disk modules from here goes on the lane, in order.
+            if mode != DiskLane::Off
+                && lane.is_none()
+                && pending.is_empty()
+                && roles[i] == Role::Beside
+            {
+                // The run of disk modules from here, in order.
                 let end = (i..roles.len())
                     .find(|&j| roles[j] != Role::Beside)
                     .unwrap_or(roles.len());
-                batch = (i..end).collect();
-                let idx = batch.clone();
-                lane = Some(s.spawn(move || idx.into_iter().map(|k| (k, run(k))).collect()));
+                if mode == DiskLane::AtItsPlace {
+                    batch = (i..end).collect();
+                    lane = Some(start(batch.clone()));
+                } else {
+                    pending = (i..end).collect();
+                }
                 i = end;
                 continue;
             }
@@ -118,6 +140,9 @@ pub(crate) fn execute<T: Send>(
             };
             if waits {
                 join(&mut lane, &batch, &mut out);
+                for k in std::mem::take(&mut pending) {
+                    out[k] = Some(run(k));
+                }
             }
             out[i] = Some(run(i));
             if let Role::Main { for_ssh: true, .. } = roles[i] {
@@ -125,14 +150,22 @@ pub(crate) fn execute<T: Send>(
                 if ssh_left == 0 && !ready {
                     ready = true;
                     on_ready();
+                    if !pending.is_empty() {
+                        batch = std::mem::take(&mut pending);
+                        lane = Some(start(batch.clone()));
+                    }
                 }
             }
             i += 1;
         }
         if !ready {
             // Nothing sshd needs in this list: ready once the list is done,
-            // the disk lane aside.
+            // the disk modules aside.
             on_ready();
+        }
+        if !pending.is_empty() {
+            batch = std::mem::take(&mut pending);
+            lane = Some(start(batch.clone()));
         }
         join(&mut lane, &batch, &mut out);
     });
@@ -211,7 +244,7 @@ mod tests {
     fn timed(
         names: &[&str],
         cfg: Value,
-        concurrent: bool,
+        mode: DiskLane,
         ms: fn(&str) -> u64,
     ) -> (Vec<(Duration, Duration)>, Duration) {
         let t0 = Instant::now();
@@ -231,7 +264,7 @@ mod tests {
                 assert!(r.is_none(), "ready twice");
                 *r = Some(t0.elapsed());
             },
-            concurrent,
+            mode,
         );
         let ready = ready.lock().unwrap().expect("never ready");
         (spans, ready)
@@ -252,7 +285,7 @@ mod tests {
             .copied()
             .filter(|n| !["disk_setup", "ca_certs", "rsyslog"].contains(n))
             .collect();
-        let (spans, ready) = timed(&quiet, json!({}), true, slow_disk);
+        let (spans, ready) = timed(&quiet, json!({}), DiskLane::AtItsPlace, slow_disk);
         let at = |n: &str| spans[quiet.iter().position(|x| *x == n).unwrap()];
         let (_, ssh_end) = at("ssh");
         let (grow_start, _) = at("growpart");
@@ -269,8 +302,28 @@ mod tests {
     }
 
     #[test]
+    fn with_few_cpus_the_disk_waits_for_the_readiness_point() {
+        let quiet: Vec<&str> = DEBIAN
+            .iter()
+            .copied()
+            .filter(|n| !["disk_setup", "ca_certs", "rsyslog"].contains(n))
+            .collect();
+        let (spans, ready) = timed(&quiet, json!({}), DiskLane::AfterReady, slow_disk);
+        let at = |n: &str| spans[quiet.iter().position(|x| *x == n).unwrap()];
+        assert!(ready >= at("ssh").1);
+        assert!(at("growpart").0 >= ready, "{spans:?} {ready:?}");
+        assert!(at("resizefs").0 >= at("growpart").1);
+        // A module that needs the disk runs them first, in order, inline.
+        let (spans, _) = timed(DEBIAN, json!({}), DiskLane::AfterReady, slow_disk);
+        let at = |n: &str| spans[DEBIAN.iter().position(|x| *x == n).unwrap()];
+        assert!(at("growpart").0 >= at("write_files").1);
+        assert!(at("disk_setup").0 >= at("resizefs").1);
+        assert!(at("resizefs").0 >= at("growpart").1);
+    }
+
+    #[test]
     fn a_module_that_needs_space_waits_for_the_lane() {
-        let (spans, ready) = timed(DEBIAN, json!({}), true, slow_disk);
+        let (spans, ready) = timed(DEBIAN, json!({}), DiskLane::AtItsPlace, slow_disk);
         let at = |n: &str| spans[DEBIAN.iter().position(|x| *x == n).unwrap()];
         assert!(at("disk_setup").0 >= at("resizefs").1);
         assert!(ready >= at("ssh").1);
@@ -278,7 +331,7 @@ mod tests {
 
     #[test]
     fn without_concurrency_the_list_runs_in_order() {
-        let (spans, ready) = timed(DEBIAN, json!({}), false, slow_disk);
+        let (spans, ready) = timed(DEBIAN, json!({}), DiskLane::Off, slow_disk);
         for w in spans.windows(2) {
             assert!(w[1].0 >= w[0].1, "{spans:?}");
         }
@@ -288,7 +341,7 @@ mod tests {
     #[test]
     fn without_ssh_modules_readiness_comes_at_the_end_of_the_list() {
         let names = ["bootcmd", "growpart", "resizefs", "update_etc_hosts"];
-        let (spans, ready) = timed(&names, json!({}), true, slow_disk);
+        let (spans, ready) = timed(&names, json!({}), DiskLane::AtItsPlace, slow_disk);
         assert!(ready >= spans[3].1);
         // The disk lane may still run: readiness does not wait for it.
         assert!(ready < spans[2].1, "{spans:?} {ready:?}");
@@ -300,7 +353,7 @@ mod tests {
     #[test]
     fn modules_after_the_readiness_point_run_after_it() {
         let names = ["users_groups", "ssh", "seed_random"];
-        let (spans, ready) = timed(&names, json!({}), true, |_| 30);
+        let (spans, ready) = timed(&names, json!({}), DiskLane::AtItsPlace, |_| 30);
         assert!(
             ready >= spans[1].1 && ready <= spans[2].0,
             "{spans:?} {ready:?}"
