@@ -237,9 +237,10 @@ fn install_pregen(
     }
 }
 
-fn generate_host_keys(ctx: &Ctx) {
-    let host = ctx.host;
-    let genkeys = cfg_list(ctx.get("ssh_genkeytypes"))
+/// The key types `ssh_genkeytypes` asks for (upstream's default without
+/// it), ed25519 left out under FIPS; and whether it was left out.
+fn wanted_key_types(host: &Host, genkeytypes: Option<&Value>) -> (Vec<String>, bool) {
+    let genkeys = cfg_list(genkeytypes)
         .unwrap_or_else(|| GENERATE_KEY_NAMES.iter().map(|s| s.to_string()).collect());
     let fips = fips_enabled(host);
     let names: Vec<String> = genkeys
@@ -247,7 +248,14 @@ fn generate_host_keys(ctx: &Ctx) {
         .filter(|k| !(fips && *k == "ed25519"))
         .cloned()
         .collect();
-    if names.len() != genkeys.len() {
+    let dropped = names.len() != genkeys.len();
+    (names, dropped)
+}
+
+fn generate_host_keys(ctx: &Ctx) {
+    let host = ctx.host;
+    let (names, dropped) = wanted_key_types(host, ctx.get("ssh_genkeytypes"));
+    if dropped {
         debug!("skipping keys that are not supported in fips mode: ed25519");
     }
     let todo: Vec<String> = names

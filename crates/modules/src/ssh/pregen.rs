@@ -12,7 +12,7 @@
 //! module run ssh-keygen itself, as it would have without this.
 
 use super::keyfile::{self, KeygenOutput, OpenSshKey};
-use super::{cfg_list, fips_enabled, key_file, GENERATE_KEY_NAMES};
+use super::{key_file, wanted_key_types, GENERATE_KEY_NAMES};
 use crate::registry::canonical_name;
 use ci_host::{Host, WriteOpts};
 use ci_pyval::truthy;
@@ -80,17 +80,14 @@ fn planned_types(host: &Host, cfg: &Value) -> Vec<String> {
     if !ssh_module_listed(cfg) || cfg.get("ssh_keys").is_some() {
         return Vec::new();
     }
-    let genkeys = cfg_list(cfg.get("ssh_genkeytypes"))
-        .unwrap_or_else(|| GENERATE_KEY_NAMES.iter().map(|s| s.to_string()).collect());
-    let fips = fips_enabled(host);
+    let (genkeys, _) = wanted_key_types(host, cfg.get("ssh_genkeytypes"));
     let delete = cfg.get("ssh_deletekeys").map(truthy).unwrap_or(true);
     let mut out: Vec<String> = Vec::new();
     for t in genkeys {
         let unknown = !GENERATE_KEY_NAMES.contains(&t.as_str());
-        let refused = fips && t == "ed25519";
         // With ssh_deletekeys the module removes existing keys first.
         let kept = !delete && host.exists(key_file(&t));
-        if unknown || refused || kept || out.contains(&t) {
+        if unknown || kept || out.contains(&t) {
             continue;
         }
         out.push(t);
