@@ -109,18 +109,23 @@ impl Boot {
                 errors,
                 recoverable_errors: recoverable,
             };
-            if let Err(e) = status_file::stage_finish(
+            let finished = status_file::stage_finish(
                 &self.host,
                 &paths,
                 st,
                 stage,
                 outcome,
                 self.host.uptime(),
-            ) {
+            );
+            // What the stage wrote is on disk before the next one starts.
+            self.host.sync_root();
+            if let Err(e) = finished {
                 log::warn!("Failed to write status.json: {e}");
             } else if let Some(lock) = running {
                 lock.finished();
             }
+        } else {
+            self.host.sync_root();
         }
         code
     }
@@ -154,6 +159,12 @@ impl Boot {
         }
         if local {
             instance::purge_cache(&self.host, &paths, false);
+            if !self.host.is_sandbox() && !self.host.lexists(paths.instance_link()) {
+                // No instance has run on this disk yet, so whatever the
+                // datasource says this one is new: start the host keys now
+                // rather than after the search (RSA is sshd's tail).
+                ci_modules::pregenerate_host_keys(&self.host, &paths.run_dir, &cfg);
+            }
         }
         let manual = ci_pyval::cfg_bool(&cfg, "manual_cache_clean", false)
             || instance::manual_clean_marker(&self.host, &paths);

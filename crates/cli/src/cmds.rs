@@ -97,11 +97,15 @@ fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemc
 }
 
 pub fn main_cloud_init() -> i32 {
+    if let Some(code) = output::tee_mode() {
+        return code;
+    }
     crate::notify::take_socket();
     let code = run_cloud_init();
     // A network stage that ended before its readiness point still tells
     // systemd, or its Type=notify unit would fail.
     crate::notify::ready("cloud-init exited");
+    output::finish();
     code
 }
 
@@ -152,9 +156,7 @@ fn run_cloud_init() -> i32 {
     if let Some(stage) = stage_name {
         if let Some(sink) = output::stage_target(&sys_cfg, stage) {
             create_output_log(&host, &sink.path);
-            if let Some(code) = output::redirect_through_child(&host, &sink) {
-                return code;
-            }
+            output::start_tee(&host, &sink);
         }
     }
     let log_file = install_logger(&host, &sys_cfg, boots, cli.debug);

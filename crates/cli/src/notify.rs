@@ -27,14 +27,6 @@ pub fn take_socket() {
     let _ = SOCKET.set(socket);
 }
 
-/// The socket systemd gave this process, for the child a stage re-runs
-/// itself as when its output goes through a pipe (crate::output): the
-/// child is the one that reaches the readiness point (the unit has
-/// `NotifyAccess=all`).
-pub fn socket() -> Option<&'static OsString> {
-    SOCKET.get()?.as_ref()
-}
-
 /// Send `READY=1` (once per process) to the socket systemd gave, if any.
 /// `status` is shown by `systemctl status`.
 pub fn ready(status: &str) {
