@@ -18,8 +18,9 @@ NAMES = {
     "agent": "(a) cloud-init-rs",
     "upstream": "(b) cloud-init 25.1.4 (Debian)",
     "baseline": "(c) no agent, key baked in",
+    "deferred": "(a') cloud-init-rs, `ssh_deferred_keytypes: [rsa]`",
 }
-VARIANTS = ("agent", "upstream", "baseline")
+ALL_VARIANTS = ("agent", "deferred", "upstream", "baseline")
 COLS = (("t_banner_s", "banner s"), ("t_login_s", "login s"), ("qemu_cpu_login_s", "qemu CPU s at login"))
 UNITS = (
     "cloud-init-local.service",
@@ -62,9 +63,10 @@ def load(dirs):
             variant = d.rsplit("-", 1)[0]
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()
-            for m in CPU_LINE.finditer(section(text, "agent cpu")):
-                CPU.setdefault(m.group(1), []).append(float(m.group(2)) + float(m.group(3)))
             if variant == "agent":
+                for m in CPU_LINE.finditer(section(text, "agent cpu")):
+                    CPU.setdefault(m.group(1), []).append(float(m.group(2)) + float(m.group(3)))
+            if variant in ("agent", "deferred"):
                 chain = [ln.strip() for ln in section(text, "critical-chain ssh.service").splitlines()
                          if "cloud" in ln]
                 show = dict(ln.split("=", 1) for ln in
@@ -86,12 +88,14 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     rows, blame = load(sys.argv[1:])
+    present = {r["variant"] for r in rows}
+    variants = [v for v in ALL_VARIANTS if v in present]
     base = {c: values(rows, "baseline", c) for c, _ in COLS}
     head = ["variant", "boots"] + ["%s median (min-max)" % n for _, n in COLS]
     head += ["%s / (c)" % n for _, n in COLS]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for v in VARIANTS:
+    for v in variants:
         cells, ratios = [], []
         for c, _ in COLS:
             xs = values(rows, v, c)
@@ -100,11 +104,11 @@ def main():
         n = len(values(rows, v, "t_login_s"))
         print("| %s | %d | %s | %s |" % (NAMES[v], n, " | ".join(cells), " | ".join(ratios)))
     print()
-    print("| unit (`systemd-analyze blame`, median s) | (a) cloud-init-rs | (b) cloud-init 25.1.4 | (c) no agent |")
-    print("|---|---|---|---|")
+    print("| unit (`systemd-analyze blame`, median s) | %s |" % " | ".join(NAMES[v].split(",")[0] for v in variants))
+    print("|---|" + "---|" * len(variants))
     for u in UNITS:
         cells = []
-        for v in VARIANTS:
+        for v in variants:
             xs = blame.get(v, {}).get(u)
             cells.append("%.2f" % statistics.median(xs) if xs else "-")
         if any(c != "-" for c in cells):
@@ -117,7 +121,7 @@ def main():
             print("| %s | %.2f (%.2f-%.2f) |" % (st, statistics.median(xs), min(xs), max(xs)))
     if CHAIN:
         print()
-        print("| (a) boot | cloud-init units in `critical-chain ssh.service` | READY s | sshd start s | stage end s |")
+        print("| (a)/(a') boot | cloud-init units in `critical-chain ssh.service` | READY s | sshd start s | stage end s |")
         print("|---|---|---|---|---|")
         for d, chain, show in CHAIN:
             t = lambda k: "%.2f" % (int(show[k]) / 1e6) if show.get(k, "").isdigit() else "-"

@@ -3,13 +3,15 @@
 #   agent     our package (a)
 #   upstream  Debian's cloud-init package (b)
 #   baseline  no agent, user, key and host keys baked in (c)
+#   deferred  with -D: our package, the user-data adding ssh_deferred_keytypes: [rsa] (a')
 # Fresh first boots under QEMU TCG, the variants interleaved round by round (the order
 # rotates so none always goes first). Measured from the start of the qemu process:
 # the SSH banner, and the first successful key login. All three boot with the same
 # NoCloud seed disk attached (user "bench" with the test key; baseline ignores it).
 #
-# Usage: tests/vm/time-to-ssh.sh [-n ROUNDS] [-d FILE.deb] [-o OUTDIR]
+# Usage: tests/vm/time-to-ssh.sh [-n ROUNDS] [-d FILE.deb] [-o OUTDIR] [-D]
 #   -n ROUNDS  boots per variant (default 3)
+#   -D         add the deferred variant (a')
 #   -d DEB     our package (default: the one target/debian holds, else the stand-in)
 #   -o OUTDIR  results (default $CIRS_VM_CACHE/bench/DATE); summary.md is the table
 # Several runs pool with: tests/vm/summarize.py OUTDIR...
@@ -17,12 +19,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 rounds=3 deb=${CIRS_VM_DEB:-} out=
-while getopts "n:d:o:h" opt; do
+order=(agent upstream baseline)
+while getopts "n:d:o:Dh" opt; do
     case "$opt" in
         n) rounds=$OPTARG ;;
         d) deb=$OPTARG ;;
         o) out=$OPTARG ;;
-        *) sed -n '2,17p' "$0"; exit 2 ;;
+        D) order+=(deferred) ;;
+        *) sed -n '2,19p' "$0"; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || vm_die "run as root"
@@ -44,9 +48,10 @@ declare -A IMG USER
 IMG[agent]=$(bash "$VM_HERE/build-image.sh" agent "$deb")
 IMG[upstream]=$(bash "$VM_HERE/build-image.sh" upstream)
 IMG[baseline]=$(bash "$VM_HERE/build-image.sh" baseline)
+IMG[deferred]=${IMG[agent]}
 {
     echo "package: $deb ($(dpkg-deb -f "$deb" Package Version | paste -sd' '))"
-    for v in agent upstream baseline; do
+    for v in "${order[@]}"; do
         echo "$v: ${IMG[$v]} cloud-init=$(grep -P '^cloud-init(-rs)?[^\t]*\t' "${IMG[$v]}/manifest.txt" | paste -sd' ' || true)"
     done
     echo "host: $(nproc) cpus, qemu $(qemu-system-x86_64 --version | head -1)"
@@ -65,19 +70,27 @@ users:
       - $(cat "$VM_KEY.pub")
 EOF
 vm_make_seed "$seed" "$out/seed.img"
+declare -A SEED=([agent]=$out/seed.img [upstream]=$out/seed.img [baseline]=$out/seed.img)
+if [[ " ${order[*]} " == *" deferred "* ]]; then
+    mkdir -p "$out/seed-deferred"
+    cp "$seed/meta-data" "$out/seed-deferred/"
+    { cat "$seed/user-data"; echo "ssh_deferred_keytypes: [rsa]"; } >"$out/seed-deferred/user-data"
+    vm_make_seed "$out/seed-deferred" "$out/seed-deferred.img"
+    SEED[deferred]=$out/seed-deferred.img
+fi
 
 trap 'vm_stop; rm -f "$out"/*.qcow2' EXIT
 qcpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$VM_PID/stat" 2>/dev/null || echo -; }
 
 printf 'variant\tround\tt_banner_s\tt_login_s\tqemu_cpu_login_s\thost_load1\n' >"$out/results.tsv"
-order=(agent upstream baseline)
+nv=${#order[@]}
 for r in $(seq 1 "$rounds"); do
-    for i in 0 1 2; do
-        v=${order[$(( (i + r - 1) % 3 ))]}
+    for i in $(seq 0 $((nv - 1))); do
+        v=${order[$(( (i + r - 1) % nv ))]}
         d=$out/$v-$r
         vm_new_overlay "${IMG[$v]}" "$out/disk.qcow2"
         load=$(cut -d' ' -f1 /proc/loadavg)
-        vm_start "${IMG[$v]}" "$out/disk.qcow2" "$out/seed.img" "$d"
+        vm_start "${IMG[$v]}" "$out/disk.qcow2" "${SEED[$v]}" "$d"
         tb=- tl=- cpu=-
         if tb=$(vm_wait_banner) && tl=$(vm_wait_login bench); then
             cpu=$(qcpu)

@@ -189,6 +189,7 @@ pub fn run_modules(
         let outcome = run_one(env, spec, entry, sems, events, forced);
         slots[i] = Some((entry.name.clone(), outcome));
     }
+    late::wait_all();
     StageReport {
         outcomes: slots.into_iter().flatten().collect(),
     }
@@ -230,6 +231,7 @@ pub fn run_modules_scheduled(
     for ((i, entry, _), outcome) in active.iter().zip(outcomes) {
         slots[*i] = Some((entry.name.clone(), outcome));
     }
+    late::wait_all();
     StageReport {
         outcomes: slots.into_iter().flatten().collect(),
     }
@@ -387,6 +389,7 @@ fn run_one(
 }
 
 mod lanes;
+pub(crate) mod late;
 pub use lanes::DiskLane;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use log::{debug, warn};
 use serde_json::Value;
 use std::io::Write;
 
+mod deferred;
 mod keyfile;
 pub mod pregen;
 
@@ -252,7 +253,11 @@ fn wanted_key_types(host: &Host, genkeytypes: Option<&Value>) -> (Vec<String>, b
     (names, dropped)
 }
 
-fn generate_host_keys(ctx: &Ctx) {
+/// Generate the host keys the config asks for and that are missing.
+/// Returns whether some were handed off (`ssh_deferred_keytypes`): those
+/// are installed later in the stage, which then discards what is left of
+/// the keys made ahead of time.
+fn generate_host_keys(ctx: &Ctx) -> bool {
     let host = ctx.host;
     let (names, dropped) = wanted_key_types(host, ctx.get("ssh_genkeytypes"));
     if dropped {
@@ -263,11 +268,11 @@ fn generate_host_keys(ctx: &Ctx) {
         .filter(|t| !host.exists(key_file(t)))
         .collect();
     if todo.is_empty() {
-        return;
+        return false;
     }
     if let Err(e) = host.create_dir_all("/etc/ssh", 0o755) {
         warn!("Failed creating /etc/ssh: {e}");
-        return;
+        return false;
     }
     // ssh-keygen names the key after the running system; under --root that
     // would be this machine, so name it after the target as a boot would.
@@ -282,12 +287,17 @@ fn generate_host_keys(ctx: &Ctx) {
     });
     let comment = comment.as_deref();
     let run_dir = ctx.paths.run_dir.as_path();
+    let report = Report {
+        quiet: cfg_bool(ctx, "ssh_quiet_keygen", false),
+        redhat: ctx.distro.family == ci_distro::Family::RedHat,
+    };
+    let (early, fresh): (Vec<&String>, Vec<&String>) =
+        todo.iter().partition(|t| pregen::started(host, run_dir, t));
+    let (later, early) = deferred::split(ctx, early);
     // Key generation (RSA above all) is the slow part of first boot: run the
     // types at once, the ones not made ahead of time first, so waiting for
     // a pre-generated key overlaps with them.
     let results: Vec<(String, KeyResult)> = std::thread::scope(|s| {
-        let (early, fresh): (Vec<&String>, Vec<&String>) =
-            todo.iter().partition(|t| pregen::started(host, run_dir, t));
         let mut handles: Vec<_> = fresh
             .into_iter()
             .map(|t| (t, s.spawn(move || run_keygen(host, t, comment))))
@@ -298,14 +308,7 @@ fn generate_host_keys(ctx: &Ctx) {
             match install_pregen(host, run_dir, t, comment) {
                 Some(text) => {
                     used.push(t);
-                    done.push((
-                        t.clone(),
-                        Ok(ci_host::CmdOutput {
-                            status: 0,
-                            stdout: text.into_bytes(),
-                            stderr: Vec::new(),
-                        }),
-                    ));
+                    done.push((t.clone(), Ok(printed(text))));
                 }
                 None => handles.push((t, s.spawn(move || run_keygen(host, t, comment)))),
             }
@@ -321,17 +324,50 @@ fn generate_host_keys(ctx: &Ctx) {
         done.sort_by_key(|(t, _)| todo.iter().position(|x| x == t));
         done
     });
-    let quiet = cfg_bool(ctx, "ssh_quiet_keygen", false);
     for (t, res) in results {
-        let keyfile = key_file(&t);
+        report.key(host, &t, res);
+    }
+    if later.is_empty() {
+        return false;
+    }
+    deferred::hand_off(deferred::Deferred {
+        host: host.clone(),
+        distro: ctx.distro.clone(),
+        run_dir: run_dir.to_path_buf(),
+        comment: comment.map(str::to_string),
+        report,
+        types: later,
+    });
+    true
+}
+
+/// What ssh-keygen would have printed, as its result.
+fn printed(text: String) -> ci_host::CmdOutput {
+    ci_host::CmdOutput {
+        status: 0,
+        stdout: text.into_bytes(),
+        stderr: Vec::new(),
+    }
+}
+
+/// How a generated key is reported and finished.
+#[derive(Debug, Clone, Copy)]
+struct Report {
+    quiet: bool,
+    redhat: bool,
+}
+
+impl Report {
+    fn key(&self, host: &Host, t: &str, res: KeyResult) {
+        let keyfile = key_file(t);
         match res {
             Ok(out) if out.status == 0 => {
-                if !quiet {
+                if !self.quiet {
                     let mut so = std::io::stdout();
                     let _ = so.write_all(&out.stdout);
                     let _ = so.flush();
                 }
-                if ctx.distro.family == ci_distro::Family::RedHat {
+                if self.redhat {
                     set_redhat_keyfile_perms(host, &keyfile);
                 }
             }
@@ -384,13 +420,16 @@ pub fn handle(ctx: &Ctx) -> ModResult {
     if ctx.get("ssh_deletekeys").map(truthy).unwrap_or(true) {
         delete_host_keys(host);
     }
+    let mut handed_off = false;
     match ctx.get("ssh_keys") {
         Some(Value::Object(keys)) => write_provided_keys(ctx, keys),
         Some(_) => warn!("Skipping ssh_keys: expected a mapping"),
-        None => generate_host_keys(ctx),
+        None => handed_off = generate_host_keys(ctx),
     }
-    // Keys made ahead of time and not installed are not kept.
-    pregen::discard(host, &ctx.paths.run_dir);
+    if !handed_off {
+        // Keys made ahead of time and not installed are not kept.
+        pregen::discard(host, &ctx.paths.run_dir);
+    }
 
     // Publishing host keys is a datasource feature; NoCloud and None have nothing to publish.
     let publish = match ctx.get("ssh_publish_hostkeys") {

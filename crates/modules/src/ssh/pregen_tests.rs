@@ -258,3 +258,62 @@ fn provided_keys_discard_the_pregenerated_ones() {
     assert_eq!(env.read("/etc/ssh/ssh_host_ed25519_key"), "PRIV\n");
     assert!(!env.host.lexists("/run/cloud-init/hostkeys"));
 }
+
+/// `ssh_deferred_keytypes: [rsa]` under systemd: the module installs the
+/// other keys and returns; the RSA key lands before the stage ends, and
+/// sshd, once running, is reloaded to serve it.
+#[test]
+fn deferred_rsa_is_installed_later_and_sshd_reloaded() {
+    let env = module_env(json!({"ssh_deferred_keytypes": ["rsa"]}));
+    std::fs::create_dir_all(env.host.path("/run/systemd/system")).unwrap();
+    env.rec.answer("systemctl", 0, b"active\n");
+    let run = env.paths.run_dir.clone();
+    assert_eq!(start(&env.host, &run, &env.cfg), TYPES);
+    crate::ssh::handle(&env.ctx("ssh")).unwrap();
+    for t in ["ecdsa", "ed25519"] {
+        assert!(env.host.exists(format!("/etc/ssh/ssh_host_{t}_key")), "{t}");
+    }
+    assert!(logcap::all()
+        .iter()
+        .any(|m| m == "Installed pre-generated host key types ecdsa, ed25519"));
+    assert!(logcap::all()
+        .iter()
+        .any(|m| m == "Deferring host key types rsa until after SSH may start"));
+    crate::runner::late::wait_all();
+    let rsa = env.read("/etc/ssh/ssh_host_rsa_key.pub");
+    assert!(
+        rsa.starts_with("ssh-rsa ") && rsa.ends_with(" root@myhost\n"),
+        "{rsa}"
+    );
+    assert_eq!(env.mode("/etc/ssh/ssh_host_rsa_key"), 0o600);
+    assert!(keygen_calls(&env).is_empty(), "{:?}", env.rec.lines());
+    let lines = env.rec.lines();
+    let reload = lines
+        .iter()
+        .position(|l| l == "systemctl reload-or-restart ssh");
+    let asked = lines
+        .iter()
+        .position(|l| l == "systemctl show --property ActiveState --value ssh.service");
+    assert!(asked.is_some() && reload > asked, "{lines:?}");
+    assert!(!env.host.lexists("/run/cloud-init/hostkeys"));
+}
+
+/// Without systemd there is no readiness point to gain from: every key is
+/// installed by the module, nothing is reloaded.
+#[test]
+fn deferred_types_are_ignored_without_systemd() {
+    let env = module_env(json!({"ssh_deferred_keytypes": ["rsa"]}));
+    let run = env.paths.run_dir.clone();
+    start(&env.host, &run, &env.cfg);
+    crate::ssh::handle(&env.ctx("ssh")).unwrap();
+    for t in TYPES {
+        assert!(env.host.exists(format!("/etc/ssh/ssh_host_{t}_key")), "{t}");
+    }
+    crate::runner::late::wait_all();
+    let lines = env.rec.lines();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("systemctl")),
+        "{lines:?}"
+    );
+    assert!(!env.host.lexists("/run/cloud-init/hostkeys"));
+}
