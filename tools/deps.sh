@@ -10,6 +10,8 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need+=(busybox-static)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+# FAT seed disks in the sources tests (mkfs.vfat, mcopy, mmd, mdel).
+command -v mcopy >/dev/null || need+=(mtools)
 # Temporary-networking tests: namespaces, a DHCP client, ps.
 command -v ip >/dev/null || need+=(iproute2)
 command -v dhcpcd >/dev/null || [ -x /usr/sbin/dhcpcd ] || need+=(dhcpcd-base)

@@ -191,6 +191,24 @@ pub fn azure_imds(data: &[u8]) {
     }
 }
 
+/// A `cidata` vfat disk read without mounting it: the input is the start
+/// of the device, the rest zeros up to 64 KiB (the committed seed is the
+/// first 2.5 KiB of `mkfs.vfat -n CIDATA -C img 64 -r 16 -f 1 -s 1` with
+/// `meta-data` and `user-data` copied in by `mcopy`).
+pub fn fat_seed(data: &[u8]) {
+    let mut dev = data.to_vec();
+    if dev.len() < 64 * 1024 {
+        dev.resize(64 * 1024, 0);
+    }
+    let names = ["meta-data", "user-data", "vendor-data", "network-config"];
+    if let Ok(files) = ci_sources::fatseed::read_root_files(dev.as_slice(), &names) {
+        for (name, body) in &files {
+            assert!(names.contains(&name.as_str()), "{name} was not asked for");
+            assert!(body.len() as u64 <= ci_sources::fatseed::MAX_FILE_BYTES);
+        }
+    }
+}
+
 /// GCE `ssh-keys` metadata lines, with expiry (`google-ssh` JSON comments).
 pub fn gce_keys(data: &[u8]) {
     let text = lossy(data);

@@ -51,6 +51,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ec2_tree", ec2_tree),
     ("openstack_layout", openstack_layout),
     ("gce_keys", gce_keys),
+    ("fat_seed", fat_seed),
     ("ds_nocloud", ds_nocloud),
     ("ds_ec2", ds_ec2),
     ("ds_gce", ds_gce),

@@ -3,7 +3,7 @@
 
 use crate::error::SourceError;
 use ci_host::{Cmd, Host};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -120,6 +120,12 @@ fn run_blkid(host: &Host, cmd: &Cmd) -> Result<Option<String>, SourceError> {
 
 /// Device → mount point (target paths) from `<root>/proc/mounts`.
 pub(crate) fn mounts(host: &Host) -> HashMap<String, String> {
+    let out = read_mounts(host);
+    log::debug!("Fetched {} mounts from proc", out.len());
+    out
+}
+
+fn read_mounts(host: &Host) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let Ok(text) = host.read_to_string("/proc/mounts") else {
         return out;
@@ -130,8 +136,53 @@ pub(crate) fn mounts(host: &Host) -> HashMap<String, String> {
             out.insert(dev.to_string(), mp.replace("\\040", " "));
         }
     }
-    log::debug!("Fetched {} mounts from proc", out.len());
     out
+}
+
+/// A seed read from a device: the files (`None` when a required one is
+/// missing).
+pub(crate) type SeedFiles = Option<BTreeMap<String, Vec<u8>>>;
+
+/// The seed files of `dev` read straight from its FAT filesystem
+/// ([`crate::fatseed`]), when it is not mounted and holds one this reader
+/// understands; `None` leaves the device to [`with_mounted`].
+pub(crate) fn read_fat_seed(
+    host: &Host,
+    dev: &str,
+    required: &[&str],
+    optional: &[&str],
+) -> Option<SeedFiles> {
+    let real = canonical_device(host, dev);
+    if read_mounts(host).contains_key(&real) {
+        return None;
+    }
+    let names: Vec<&str> = required.iter().chain(optional).copied().collect();
+    let read = host
+        .try_resolve(&real)
+        .and_then(std::fs::File::open)
+        .map_err(|e| crate::fatseed::FatError::Io(e.to_string()))
+        .and_then(|f| crate::fatseed::read_root_files(&f, &names));
+    let files = match read {
+        Ok(files) => files,
+        Err(e) => {
+            log::debug!("Not reading {dev} without mounting it: {e}");
+            return None;
+        }
+    };
+    log::debug!(
+        "Read {} seed files from the FAT filesystem on {dev} without mounting it",
+        files.len()
+    );
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|n| !files.contains_key(**n))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        log::debug!("{dev}: Missing required files: {}", missing.join(","));
+        return Some(None);
+    }
+    Some(Some(files))
 }
 
 #[derive(Debug, thiserror::Error)]

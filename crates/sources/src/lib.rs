@@ -25,6 +25,7 @@ pub mod ec2;
 pub mod ephemeral;
 mod error;
 pub mod exoscale;
+pub mod fatseed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gce;

@@ -11,7 +11,7 @@ use crate::cmdline::nocloud_cmdline_data;
 use crate::context::{SourceContext, SourceOptions, Stage};
 use crate::datasource::{Datasource, Dsmode, METADATA_UNKNOWN};
 use crate::deprecate::deprecate;
-use crate::devices::{with_mounted, BlockDevices};
+use crate::devices::{read_fat_seed, with_mounted, BlockDevices};
 use crate::error::SourceError;
 use crate::merge::merge_into;
 use crate::seed::{read_seed_dir, read_seed_dir_in, read_seeded};
@@ -189,9 +189,12 @@ impl NoCloud {
     ) -> Result<(), SourceError> {
         for dev in Self::label_devices(ctx, label)? {
             log::debug!("Attempting to use data from {dev}");
-            let read = with_mounted(ctx.host, &dev, |dir: &Path| {
-                read_seed_dir(dir, REQUIRED, OPTIONAL)
-            });
+            let read = match read_fat_seed(ctx.host, &dev, REQUIRED, OPTIONAL) {
+                Some(files) => Ok(Ok(files)),
+                None => with_mounted(ctx.host, &dev, |dir: &Path| {
+                    read_seed_dir(dir, REQUIRED, OPTIONAL)
+                }),
+            };
             match read {
                 Ok(Ok(Some(files))) => {
                     data.merge_files(&files, &dev);

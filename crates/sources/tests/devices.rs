@@ -137,6 +137,57 @@ fn reads_the_labelled_disk() {
     assert!(common::messages().contains(&"Using data from /dev/vdb".to_string()));
 }
 
+/// A vfat seed disk (as `mkfs.vfat` and `mcopy` make one) is read
+/// directly: no `mount`, no `umount`, the same datasource.
+#[test]
+fn reads_a_vfat_disk_without_mounting_it() {
+    let d = tempfile::tempdir().unwrap();
+    let rec = Arc::new(RecordingRunner::new());
+    rec.answer(
+        "blkid",
+        0,
+        export("/dev/vdb", &[("LABEL", "CIDATA"), ("TYPE", "vfat")]).as_bytes(),
+    );
+    let host = Host::with_runner(d.path(), rec.clone());
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("meta-data"), "instance-id: fat-iid\n").unwrap();
+    std::fs::write(src.join("user-data"), "#cloud-config\nhostname: fat\n").unwrap();
+    std::fs::create_dir_all(d.path().join("dev")).unwrap();
+    let img = d.path().join("dev/vdb");
+    let mk = std::process::Command::new("mkfs.vfat")
+        .args(["-n", "CIDATA", "-C"])
+        .arg(&img)
+        .arg("2048")
+        .output()
+        .expect("mkfs.vfat (dosfstools) is needed: tools/deps.sh installs it");
+    assert!(mk.status.success(), "{mk:?}");
+    let cp = std::process::Command::new("mcopy")
+        .arg("-i")
+        .arg(&img)
+        .arg(src.join("meta-data"))
+        .arg(src.join("user-data"))
+        .arg("::")
+        .output()
+        .expect("mcopy (mtools) is needed: tools/deps.sh installs it");
+    assert!(cp.status.success(), "{cp:?}");
+    let cfg = json!({});
+    let ctx = SourceContext::new(&host, &cfg, Stage::Local).with_cmdline("");
+    let mut ds = NoCloud::new(Stage::Local, scan_always());
+    common::capture();
+    assert!(ds.get_data(&ctx).unwrap());
+    assert_eq!(ds.instance_id(), "fat-iid");
+    assert_eq!(ds.display(), "DataSourceNoCloud [seed=/dev/vdb]");
+    assert_eq!(
+        ds.userdata_raw(),
+        Some(&b"#cloud-config\nhostname: fat\n"[..])
+    );
+    assert_eq!(rec.lines(), BLKID);
+    assert!(common::messages().contains(
+        &"Read 2 seed files from the FAT filesystem on /dev/vdb without mounting it".to_string()
+    ));
+}
+
 #[test]
 fn uses_an_already_mounted_disk_without_mounting() {
     let d = tempfile::tempdir().unwrap();
