@@ -82,6 +82,29 @@ pub enum DiskLane {
     AfterReady,
 }
 
+/// After the readiness point nothing left in the stage is on the way to a
+/// login, while sshd, the user's session and networkd start on the same few
+/// CPUs: the thread calling this (and the commands it runs, which inherit
+/// it) yields to them. Not in a sandbox run (`Off`), whose threads are a
+/// test's.
+fn step_back(mode: DiskLane) {
+    if mode == DiskLane::Off {
+        return;
+    }
+    // On Linux the niceness is per thread; `None` is the calling one. A
+    // unit that set a lower priority (a higher niceness) keeps it.
+    let now = rustix::process::getpriority_process(None).unwrap_or(0);
+    if now >= AFTER_READY_NICE {
+        return;
+    }
+    if let Err(e) = rustix::process::setpriority_process(None, AFTER_READY_NICE) {
+        log::debug!("Could not lower the stage's priority after the readiness point: {e}");
+    }
+}
+
+/// The niceness of what runs after the readiness point.
+const AFTER_READY_NICE: i32 = 10;
+
 /// Run the active modules `0..roles.len()` with `run`, returning their
 /// outcomes in list order. `on_ready` is called once, on this thread, when
 /// every `for_ssh` module has run, or at the end when there is none.
@@ -101,8 +124,14 @@ pub(crate) fn execute<T: Send>(
     let mut ready = false;
     std::thread::scope(|s| {
         let mut lane: Lane<'_, T> = None;
-        let start =
-            |idx: Vec<usize>| s.spawn(move || idx.into_iter().map(|k| (k, run(k))).collect());
+        let start = |idx: Vec<usize>, after_ready: bool| {
+            s.spawn(move || {
+                if after_ready {
+                    step_back(mode);
+                }
+                idx.into_iter().map(|k| (k, run(k))).collect()
+            })
+        };
         let join = |lane: &mut Lane<'_, T>, batch: &[usize], out: &mut Vec<Option<T>>| {
             if let Some(h) = lane.take() {
                 match h.join() {
@@ -127,7 +156,7 @@ pub(crate) fn execute<T: Send>(
                     .unwrap_or(roles.len());
                 if mode == DiskLane::AtItsPlace {
                     batch = (i..end).collect();
-                    lane = Some(start(batch.clone()));
+                    lane = Some(start(batch.clone(), ready));
                 } else {
                     pending = (i..end).collect();
                 }
@@ -150,9 +179,10 @@ pub(crate) fn execute<T: Send>(
                 if ssh_left == 0 && !ready {
                     ready = true;
                     on_ready();
+                    step_back(mode);
                     if !pending.is_empty() {
                         batch = std::mem::take(&mut pending);
-                        lane = Some(start(batch.clone()));
+                        lane = Some(start(batch.clone(), true));
                     }
                 }
             }
@@ -165,7 +195,7 @@ pub(crate) fn execute<T: Send>(
         }
         if !pending.is_empty() {
             batch = std::mem::take(&mut pending);
-            lane = Some(start(batch.clone()));
+            lane = Some(start(batch.clone(), true));
         }
         join(&mut lane, &batch, &mut out);
     });
@@ -360,5 +390,34 @@ mod tests {
             ready >= spans[1].1 && ready <= spans[2].0,
             "{spans:?} {ready:?}"
         );
+    }
+
+    /// After the readiness point the rest of the stage (the list on this
+    /// thread and the disk lane) runs niced; before it, nothing is.
+    #[test]
+    fn what_runs_after_the_readiness_point_yields_the_cpu() {
+        let names = [
+            "users_groups",
+            "ssh",
+            "growpart",
+            "resizefs",
+            "scripts_user",
+        ];
+        let roles = plan(&names, &json!({}));
+        // Each test runs on a thread of its own: this one starts at 0.
+        let base = rustix::process::getpriority_process(None).unwrap();
+        let nice = |_: usize| rustix::process::getpriority_process(None).unwrap();
+        let seen = execute(&roles, &nice, || -1, &|| {}, DiskLane::AfterReady);
+        let after = base.max(AFTER_READY_NICE);
+        assert_eq!(seen, [base, base, after, after, after]);
+        // Never in a sandbox run.
+        let std_thread = std::thread::spawn(move || {
+            // (It starts with its spawner's niceness.)
+            let base = rustix::process::getpriority_process(None).unwrap();
+            let nice = |_: usize| rustix::process::getpriority_process(None).unwrap();
+            (base, execute(&roles, &nice, || -1, &|| {}, DiskLane::Off))
+        });
+        let (base, seen) = std_thread.join().unwrap();
+        assert_eq!(seen, [base; 5]);
     }
 }
