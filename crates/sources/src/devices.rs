@@ -139,6 +139,24 @@ fn read_mounts(host: &Host) -> HashMap<String, String> {
     out
 }
 
+/// Open a seed device for reading without blocking on it: a FIFO or a
+/// socket planted at the device's path is refused, not waited on.
+fn open_device(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(p)?;
+    let kind = f.metadata()?.file_type();
+    if !(kind.is_block_device() || kind.is_file()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "neither a block device nor a regular file",
+        ));
+    }
+    Ok(f)
+}
+
 /// A seed read from a device: the files (`None` when a required one is
 /// missing).
 pub(crate) type SeedFiles = Option<BTreeMap<String, Vec<u8>>>;
@@ -159,7 +177,7 @@ pub(crate) fn read_fat_seed(
     let names: Vec<&str> = required.iter().chain(optional).copied().collect();
     let read = host
         .try_resolve(&real)
-        .and_then(std::fs::File::open)
+        .and_then(|p| open_device(&p))
         .map_err(|e| crate::fatseed::FatError::Io(e.to_string()))
         .and_then(|f| crate::fatseed::read_root_files(&f, &names));
     let files = match read {

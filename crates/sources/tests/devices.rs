@@ -188,6 +188,35 @@ fn reads_a_vfat_disk_without_mounting_it() {
     ));
 }
 
+/// A FIFO where the device should be is not read (nor waited on): the
+/// disk goes to `mount` as any disk the FAT reader cannot read.
+#[test]
+fn a_fifo_at_the_device_path_is_not_opened_for_reading() {
+    let d = tempfile::tempdir().unwrap();
+    let rec = Arc::new(RecordingRunner::new());
+    rec.answer(
+        "blkid",
+        0,
+        export("/dev/vdb", &[("LABEL", "CIDATA"), ("TYPE", "vfat")]).as_bytes(),
+    );
+    let host = Host::with_runner(d.path(), rec.clone());
+    std::fs::create_dir_all(d.path().join("dev")).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(d.path().join("dev/vdb"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = json!({});
+    let ctx = SourceContext::new(&host, &cfg, Stage::Local).with_cmdline("");
+    let mut ds = NoCloud::new(Stage::Local, scan_always());
+    assert!(!ds.get_data(&ctx).unwrap());
+    let lines = rec.lines();
+    assert!(
+        lines[1].starts_with("mount -o ro -t auto /dev/vdb "),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn uses_an_already_mounted_disk_without_mounting() {
     let d = tempfile::tempdir().unwrap();

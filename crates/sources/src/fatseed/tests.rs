@@ -40,6 +40,21 @@ fn mcopy(img: &Path, src: &Path, name: &str) {
     assert!(st.status.success(), "{st:?}");
 }
 
+/// `img` after the mtools command `tool` (mmd, mdel) on `::name`.
+fn mtool(img: &[u8], tool: &str, name: &str) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("seed.img");
+    std::fs::write(&path, img).unwrap();
+    let st = Command::new(tool)
+        .arg("-i")
+        .arg(&path)
+        .arg(format!("::{name}"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "{tool}");
+    std::fs::read(&path).unwrap()
+}
+
 /// Several clusters' worth (clusters are one sector here), not a multiple of 512.
 fn big() -> Vec<u8> {
     (0..9000u32).map(|i| (i % 251) as u8).collect()
@@ -70,18 +85,8 @@ fn reads_seed_files_from_fat12_fat16_and_fat32() {
 /// vfat matches names without regard to case, as a mount would.
 #[test]
 fn names_match_case_insensitively_and_directories_are_skipped() {
-    let d = tempfile::tempdir().unwrap();
     let img = image("12", "2048", &[("META-DATA", b"instance-id: x\n")]);
-    let path = d.path().join("seed.img");
-    std::fs::write(&path, &img).unwrap();
-    let st = Command::new("mmd")
-        .arg("-i")
-        .arg(&path)
-        .arg("::user-data")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let img = std::fs::read(&path).unwrap();
+    let img = mtool(&img, "mmd", "user-data");
     let got = read_root_files(img.as_slice(), &NAMES).unwrap();
     assert_eq!(got.keys().collect::<Vec<_>>(), ["meta-data"]);
     assert_eq!(got["meta-data"], b"instance-id: x\n");
@@ -89,22 +94,12 @@ fn names_match_case_insensitively_and_directories_are_skipped() {
 
 #[test]
 fn a_deleted_file_is_not_read() {
-    let d = tempfile::tempdir().unwrap();
     let img = image(
         "16",
         "8192",
         &[("meta-data", b"a\n"), ("user-data", b"b\n")],
     );
-    let path = d.path().join("seed.img");
-    std::fs::write(&path, &img).unwrap();
-    let st = Command::new("mdel")
-        .arg("-i")
-        .arg(&path)
-        .arg("::user-data")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let img = std::fs::read(&path).unwrap();
+    let img = mtool(&img, "mdel", "user-data");
     let got = read_root_files(img.as_slice(), &NAMES).unwrap();
     assert_eq!(got.keys().collect::<Vec<_>>(), ["meta-data"]);
 }
