@@ -50,7 +50,7 @@ pub enum Command {
     /// Query standardized instance metadata from the command line.
     Query(QueryArgs),
     /// Report cloud-init status or wait on completion.
-    Status(StatusArgs),
+    Status(crate::status_cmd::StatusArgs),
     /// Remove logs and artifacts so cloud-init can re-run.
     Clean(CleanArgs),
     /// Validate cloud-config files using jsonschema.
@@ -61,15 +61,9 @@ pub enum Command {
     Features,
     /// Collect and tar all cloud-init debug info.
     #[command(name = "collect-logs")]
-    CollectLogs(PassThrough),
+    CollectLogs(crate::collect_logs::CollectLogsArgs),
     /// Devel tool: Analyze cloud-init logs and data.
-    Analyze(PassThrough),
-}
-
-#[derive(Debug, Args)]
-pub struct PassThrough {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+    Analyze(crate::analyze::AnalyzeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,26 +140,6 @@ pub struct QueryArgs {
     pub debug: bool,
     /// A key path to query, e.g. v1.local_hostname.
     pub varname: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Tabular,
-    Json,
-    Yaml,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Specify output format for cloud-id (default: tabular).
-    #[arg(long = "format", value_enum, default_value = "tabular")]
-    pub format: Format,
-    /// Report long format of statuses including run stage name and error messages.
-    #[arg(short = 'l', long = "long")]
-    pub long: bool,
-    /// Block waiting on cloud-init to complete.
-    #[arg(short = 'w', long = "wait")]
-    pub wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -248,7 +222,7 @@ pub enum DevelCommand {
     NetConvert(NetConvertArgs),
     /// Generate a MIME multipart user-data file.
     #[command(name = "make-mime")]
-    MakeMime(PassThrough),
+    MakeMime(crate::make_mime::MakeMimeArgs),
     /// Serve a cloud's metadata API from a seed directory (cloud-init-rs).
     #[command(name = "imds-serve")]
     ImdsServe(ImdsServeArgs),

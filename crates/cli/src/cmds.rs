@@ -1,13 +1,13 @@
 //! Subcommand dispatch for `cloud-init` and the `cloud-id` binary.
 
-use crate::args::{CleanConfig, Cli, Command, DevelCommand, Format, Freq, Mode};
+use crate::args::{CleanConfig, Cli, Command, DevelCommand, Freq, Mode};
 use crate::boot::Boot;
 use crate::output;
 use crate::paths_of;
 use ci_config::load::{load_config, LoadOptions};
 use ci_host::Host;
 use ci_modules::Frequency;
-use ci_state::status::{self, StatusArgs, StatusEnv, Systemctl};
+use ci_state::status::{self, StatusEnv, Systemctl};
 use ci_state::{clean, cloud_id, query, CmdOutput, Paths};
 use clap::Parser;
 use serde_json::Value;
@@ -87,7 +87,7 @@ fn create_output_log(host: &Host, path: &str) {
     let _ = host.append(path, b"", &opts);
 }
 
-fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemctl<'_>) {
+pub(crate) fn status_env(host: &Host, wait: bool) -> (bool, String, Option<String>, Systemctl<'_>) {
     (
         status::uses_systemd(host),
         host.kernel_cmdline(),
@@ -187,46 +187,7 @@ fn run_cloud_init() -> i32 {
             });
             boot.single(&a.name, f, a.module_args)
         }
-        Command::Status(a) => {
-            let (uses_systemd, cmdline, env_k, sd) = status_env(&host, a.wait);
-            let env = StatusEnv {
-                uses_systemd,
-                cmdline,
-                env_kernel_cmdline: env_k,
-                systemd: &sd,
-            };
-            let format = match a.format {
-                Format::Tabular => status::Format::Tabular,
-                Format::Json => status::Format::Json,
-                Format::Yaml => status::Format::Yaml,
-            };
-            let args = StatusArgs {
-                format,
-                long: a.long,
-                wait: a.wait,
-            };
-            let mut streamed = false;
-            let out = status::run_status(
-                &host,
-                &paths,
-                &env,
-                args,
-                &mut || std::thread::sleep(std::time::Duration::from_millis(250)),
-                &mut |dot| {
-                    streamed = true;
-                    print!("{dot}");
-                    let _ = std::io::stdout().flush();
-                },
-            );
-            let stdout = if streamed {
-                out.stdout.trim_start_matches('.').to_string()
-            } else {
-                out.stdout
-            };
-            print!("{stdout}");
-            eprint!("{}", out.stderr);
-            out.exit_code
-        }
+        Command::Status(a) => crate::status_cmd::run(&host, &paths, a),
         Command::Query(a) => run_query(&host, &paths, a),
         Command::Clean(a) => {
             let outputs: Vec<String> = match sys_cfg.get("output") {
@@ -300,14 +261,14 @@ fn run_cloud_init() -> i32 {
                 devel_render(&host, &paths, &r.user_data, r.instance_data.as_deref())
             }
             DevelCommand::NetConvert(a) => crate::net_convert::net_convert(&a),
-            DevelCommand::MakeMime(_) => not_yet("devel make-mime"),
+            DevelCommand::MakeMime(a) => crate::make_mime::run(&host, &paths, &sys_cfg, a),
             DevelCommand::HotplugHook(a) => crate::hotplug::hotplug_hook(&boot, &a),
             DevelCommand::ImdsServe(a) => imds_serve(&a),
             DevelCommand::EphemeralNet(a) => crate::ephemeral_cmd::ephemeral_net(&host, &a),
         },
         Command::Schema(a) => crate::schema_cmd::schema(&a, &host, &boot.files),
-        Command::CollectLogs(_) => not_yet("collect-logs"),
-        Command::Analyze(_) => not_yet("analyze"),
+        Command::CollectLogs(a) => crate::collect_logs::run(&host, &paths, &sys_cfg, a),
+        Command::Analyze(a) => crate::analyze::run(&host, &paths, &sys_cfg, a),
     }
 }
 

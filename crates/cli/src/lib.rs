@@ -2,12 +2,15 @@
 //! runner that wires the boot pipeline: detect → fetch → identify →
 //! user-data → config → modules → report.
 
+mod analyze;
 pub mod args;
 mod boot;
 mod cmds;
+mod collect_logs;
 mod consume;
 mod ephemeral_cmd;
 mod hotplug;
+mod make_mime;
 mod net_convert;
 mod net_events;
 mod net_wait;
@@ -16,6 +19,7 @@ mod output;
 mod per;
 mod schema_boot;
 mod schema_cmd;
+mod status_cmd;
 
 pub use cmds::{main_cloud_id, main_cloud_init};
 pub use per::main_cloud_init_per;
