@@ -332,3 +332,24 @@ pub struct RenderArgs {
     #[arg(short = 'd', long = "debug")]
     pub debug: bool,
 }
+
+/// `cloud-id [-j] [-l] [-i FILE] [--root DIR]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloud-id",
+    about = "Report the canonical cloud-id for this instance"
+)]
+pub struct CloudIdArgs {
+    /// Report all standardized cloud-id information as json.
+    #[arg(short = 'j', long = "json")]
+    pub json: bool,
+    /// Report extended cloud-id information as tab-delimited string.
+    #[arg(short = 'l', long = "long")]
+    pub long: bool,
+    /// Path to instance-data.json file.
+    #[arg(short = 'i', long = "instance-data")]
+    pub instance_data: Option<PathBuf>,
+    /// Work on the system rooted at DIR instead of / (cloud-init-rs).
+    #[arg(long = "root", default_value = "/")]
+    pub root: PathBuf,
+}

@@ -377,26 +377,7 @@ fn devel_render(
 
 /// `cloud-id [-j] [-l] [-i FILE] [--root DIR]`.
 pub fn main_cloud_id() -> i32 {
-    #[derive(Parser)]
-    #[command(
-        name = "cloud-id",
-        about = "Report the canonical cloud-id for this instance"
-    )]
-    struct Args {
-        /// Report all standardized cloud-id information as json.
-        #[arg(short = 'j', long = "json")]
-        json: bool,
-        /// Report extended cloud-id information as tab-delimited string.
-        #[arg(short = 'l', long = "long")]
-        long: bool,
-        /// Path to instance-data.json file.
-        #[arg(short = 'i', long = "instance-data")]
-        instance_data: Option<PathBuf>,
-        /// Work on the system rooted at DIR instead of / (cloud-init-rs).
-        #[arg(long = "root", default_value = "/")]
-        root: PathBuf,
-    }
-    let a = match Args::try_parse() {
+    let a = match crate::args::CloudIdArgs::try_parse() {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
