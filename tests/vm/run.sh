@@ -28,6 +28,10 @@
 #                   the same host server serves (made by mkrepo.sh with a throwaway key),
 #                   package_update and packages install from it, and power_state_change
 #                   reboots once; the second boot is checked
+#   9. single       upstream's single-process layout (cloud-init-main.service pulled in
+#                   from the kernel command line) with the seed of 1: the stage units hand
+#                   their stages to `cloud-init --all-stages`, the boot provisions as in 1,
+#                   and sshd still starts at the network stage's readiness point
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
@@ -53,7 +57,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7 8}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7 8 9}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -721,6 +725,35 @@ print("grown" if disk - part < 16 << 20 and fs > disk * 0.9 else "not grown: dis
     kill "$WEB_PID" 2>/dev/null
     wait "$WEB_PID" 2>/dev/null
     WEB_PID=
+fi
+
+# ---- 9: upstream's single-process layout ----
+if [[ " $ONLY " == *" 9 "* ]] && [ -z "${CIRS_VM_UPSTREAM:-}" ]; then
+    vm_new_overlay "$IMG" "$RUN/disk-single.qcow2"
+    # The unit is shipped disabled; systemd.wants= enables it for this boot only.
+    if VM_APPEND_EXTRA='systemd.wants=cloud-init-main.service' \
+        boot single-process tester "$RUN/seed-good.img" "$RUN/disk-single.qcow2" fresh; then
+        wait_done || true
+        status_checks
+        expect "hostname" "$(g hostname)" vmtest
+        expect "write_files content" "$(g 'sudo -n cat /etc/vmtest/early.conf')" "early=1"
+        expect "write_files (deferred) content" "$(g cat /home/tester/late.txt)" "written after the user exists"
+        boot9=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "runcmd ran once, this boot" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $boot9"
+        expect "sudo rule works without a password" "$(g sudo -n id -un)" root
+        expect "cloud-init-main.service ran and ended well" \
+            "$(g 'systemctl show -p ActiveState -p Result --value cloud-init-main.service | tr "\n" " "')" "inactive success "
+        units=$(g 'sudo -n journalctl -b -o cat -u cloud-init-local.service -u cloud-init-network.service -u cloud-config.service -u cloud-final.service')
+        for st in local network config final; do
+            expect_re "the $st unit handed its stage to the main process" "$units" \
+                "^Completed socket interaction for boot stage $st\$"
+        done
+        expect_re "the stages ran under cloud-init-main.service" \
+            "$(g 'sudo -n journalctl -b -o cat -u cloud-init-main.service')" "running 'modules:final'"
+        readiness_checks
+        collect
+    fi
+    vm_stop tester
 fi
 
 echo

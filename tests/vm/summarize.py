@@ -19,8 +19,9 @@ NAMES = {
     "upstream": "(b) cloud-init 25.1.4 (Debian)",
     "baseline": "(c) no agent, key baked in",
     "deferred": "(a') cloud-init-rs, `ssh_deferred_keytypes: [rsa]`",
+    "single": "(a'') cloud-init-rs, single-process layout (`cloud-init-main.service`)",
 }
-ALL_VARIANTS = ("agent", "deferred", "upstream", "baseline")
+ALL_VARIANTS = ("agent", "deferred", "single", "upstream", "baseline")
 COLS = (("t_banner_s", "banner s"), ("t_login_s", "login s"), ("qemu_cpu_login_s", "qemu CPU s at login"))
 UNITS = (
     "cloud-init-local.service",
@@ -66,7 +67,7 @@ def load(dirs):
             if variant == "agent":
                 for m in CPU_LINE.finditer(section(text, "agent cpu")):
                     CPU.setdefault(m.group(1), []).append(float(m.group(2)) + float(m.group(3)))
-            if variant in ("agent", "deferred"):
+            if variant in ("agent", "deferred", "single"):
                 chain = [ln.strip() for ln in section(text, "critical-chain ssh.service").splitlines()
                          if "cloud" in ln]
                 show = dict(ln.split("=", 1) for ln in

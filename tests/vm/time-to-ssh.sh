@@ -4,14 +4,17 @@
 #   upstream  Debian's cloud-init package (b)
 #   baseline  no agent, user, key and host keys baked in (c)
 #   deferred  with -D: our package, the user-data adding ssh_deferred_keytypes: [rsa] (a')
+#   single    with -M: our package in upstream's single-process layout, cloud-init-main.service
+#             pulled in by systemd.wants= on the kernel command line (a'')
 # Fresh first boots under QEMU TCG, the variants interleaved round by round (the order
 # rotates so none always goes first). Measured from the start of the qemu process:
 # the SSH banner, and the first successful key login. All three boot with the same
 # NoCloud seed disk attached (user "bench" with the test key; baseline ignores it).
 #
-# Usage: tests/vm/time-to-ssh.sh [-n ROUNDS] [-d FILE.deb] [-o OUTDIR] [-D]
+# Usage: tests/vm/time-to-ssh.sh [-n ROUNDS] [-d FILE.deb] [-o OUTDIR] [-D] [-M]
 #   -n ROUNDS  boots per variant (default 3)
 #   -D         add the deferred variant (a')
+#   -M         add the single-process variant (a'')
 #   -d DEB     our package (default: the one target/debian holds, else the stand-in)
 #   -o OUTDIR  results (default $CIRS_VM_CACHE/bench/DATE); summary.md is the table
 # Several runs pool with: tests/vm/summarize.py OUTDIR...
@@ -20,13 +23,14 @@ set -euo pipefail
 
 rounds=3 deb=${CIRS_VM_DEB:-} out=
 order=(agent upstream baseline)
-while getopts "n:d:o:Dh" opt; do
+while getopts "n:d:o:DMh" opt; do
     case "$opt" in
         n) rounds=$OPTARG ;;
         d) deb=$OPTARG ;;
         o) out=$OPTARG ;;
         D) order+=(deferred) ;;
-        *) sed -n '2,19p' "$0"; exit 2 ;;
+        M) order+=(single) ;;
+        *) sed -n '2,22p' "$0"; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || vm_die "run as root"
@@ -49,6 +53,8 @@ IMG[agent]=$(bash "$VM_HERE/build-image.sh" agent "$deb")
 IMG[upstream]=$(bash "$VM_HERE/build-image.sh" upstream)
 IMG[baseline]=$(bash "$VM_HERE/build-image.sh" baseline)
 IMG[deferred]=${IMG[agent]}
+IMG[single]=${IMG[agent]}
+declare -A APPEND=([single]='systemd.wants=cloud-init-main.service')
 {
     echo "package: $deb ($(dpkg-deb -f "$deb" Package Version | paste -sd' '))"
     for v in "${order[@]}"; do
@@ -70,7 +76,7 @@ users:
       - $(cat "$VM_KEY.pub")
 EOF
 vm_make_seed "$seed" "$out/seed.img"
-declare -A SEED=([agent]=$out/seed.img [upstream]=$out/seed.img [baseline]=$out/seed.img)
+declare -A SEED=([agent]=$out/seed.img [upstream]=$out/seed.img [baseline]=$out/seed.img [single]=$out/seed.img)
 if [[ " ${order[*]} " == *" deferred "* ]]; then
     mkdir -p "$out/seed-deferred"
     cp "$seed/meta-data" "$out/seed-deferred/"
@@ -90,7 +96,7 @@ for r in $(seq 1 "$rounds"); do
         d=$out/$v-$r
         vm_new_overlay "${IMG[$v]}" "$out/disk.qcow2"
         load=$(cut -d' ' -f1 /proc/loadavg)
-        vm_start "${IMG[$v]}" "$out/disk.qcow2" "${SEED[$v]}" "$d"
+        VM_APPEND_EXTRA=${APPEND[$v]:-} vm_start "${IMG[$v]}" "$out/disk.qcow2" "${SEED[$v]}" "$d"
         tb=- tl=- cpu=-
         if tb=$(vm_wait_banner) && tl=$(vm_wait_login bench); then
             cpu=$(qcpu)

@@ -121,12 +121,20 @@ fn run_cloud_init() -> i32 {
         println!("{} {}", argv0(), crate::VERSION);
         return 0;
     }
+    if cli.all_stages {
+        return crate::single::all_stages(&Host::new(&cli.root));
+    }
     let Some(command) = cli.command else {
         eprintln!("usage: cloud-init [-h] [--version] [--debug] [--force] [--root DIR] {{init,modules,single,query,features,analyze,devel,collect-logs,clean,status,schema}} ...");
         eprintln!("cloud-init: error: the following arguments are required: subcommand");
         return 2;
     };
     let host = Host::new(&cli.root);
+    if let Some(code) =
+        crate::single::stage_of(&command).and_then(|s| crate::single::hand_off(&host, s))
+    {
+        return code;
+    }
     let mut files = cli.files.clone();
     let stage_name = match &command {
         Command::Init(a) => {

@@ -19,6 +19,7 @@ mod output;
 mod per;
 mod schema_boot;
 mod schema_cmd;
+mod single;
 mod status_cmd;
 
 pub use cmds::{main_cloud_id, main_cloud_init};

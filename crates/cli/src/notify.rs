@@ -43,6 +43,17 @@ pub fn ready(status: &str) {
     }
 }
 
+/// Any other message (`STATUS=...`, `STOPPING=1`) to the socket systemd
+/// gave, if any.
+pub fn send_status(msg: &str) {
+    let Some(Some(socket)) = SOCKET.get() else {
+        return;
+    };
+    if let Err(e) = send(socket.as_encoded_bytes(), msg.as_bytes()) {
+        log::debug!("Failed to notify systemd: {e}");
+    }
+}
+
 fn send(socket: &[u8], msg: &[u8]) -> std::io::Result<usize> {
     let sock = UnixDatagram::unbound()?;
     match socket.split_first() {
