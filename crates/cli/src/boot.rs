@@ -585,6 +585,16 @@ impl Boot {
             ));
             Some(ds.display())
         });
+        if stage == Stage::ModulesFinal {
+            // After the stage's status is written: the report goes to the
+            // log only, not into status.json's recoverable errors.
+            let sys = self.system_config();
+            let log_file = sys
+                .get("def_log_file")
+                .and_then(Value::as_str)
+                .unwrap_or(ci_state::known_problems::DEFAULT_LOG_FILE);
+            ci_state::known_problems::log_known_problems(&self.host, log_file);
+        }
         // Upstream's power_state_change child acts once this process is
         // gone: all of the stage's state is written by now.
         ci_modules::power_state_change::run_deferred();

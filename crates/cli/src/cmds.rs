@@ -195,7 +195,9 @@ fn run_cloud_init() -> i32 {
             });
             boot.single(&a.name, f, a.module_args)
         }
-        Command::Status(a) => crate::status_cmd::run(&host, &paths, a),
+        Command::Status(a) => {
+            crate::status_cmd::run_with_log(&host, &paths, a, log_file_name(&sys_cfg))
+        }
         Command::Query(a) => run_query(&host, &paths, a),
         Command::Clean(a) => {
             let outputs: Vec<String> = match sys_cfg.get("output") {

@@ -1,11 +1,15 @@
-//! `cloud-init status`: upstream's report and `--wait`.
+//! `cloud-init status`: upstream's report and `--wait`, which ours ends
+//! on a boot that cannot finish and, with `--timeout SECONDS`, after that
+//! long with exit code [`status::TIMEOUT_EXIT_CODE`] (see
+//! `ci_state::status` for the exact rules).
 
 use crate::cmds::status_env;
 use ci_host::Host;
-use ci_state::status::{self, StatusEnv};
+use ci_state::status::{self, StatusEnv, SystemctlUntil};
 use ci_state::Paths;
 use clap::{Args, ValueEnum};
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -25,11 +29,36 @@ pub struct StatusArgs {
     /// Block waiting on cloud-init to complete.
     #[arg(short = 'w', long = "wait")]
     pub wait: bool,
+    /// With --wait: give up after SECONDS (a decimal number), print the
+    /// status as it is then and exit with code 124. Without it, --wait
+    /// still ends when cloud-init is done, failed, is disabled or found no
+    /// datasource.
+    #[arg(long = "timeout", value_name = "SECONDS", requires = "wait", value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
 }
 
-/// `cloud-init status [--format F] [--long] [--wait]`.
-pub(crate) fn run(host: &Host, paths: &Paths, a: StatusArgs) -> i32 {
-    let (uses_systemd, cmdline, env_k, sd) = status_env(host, a.wait);
+/// A non-negative, finite number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds (e.g. 30 or 0.5)")),
+    }
+}
+
+/// `cloud-init status [--format F] [--long] [--wait [--timeout S]]`, with
+/// known problems read from `log_file` (the configured `def_log_file`, a
+/// path in the root).
+pub(crate) fn run_with_log(host: &Host, paths: &Paths, a: StatusArgs, log_file: &str) -> i32 {
+    let start = Instant::now();
+    let (uses_systemd, cmdline, env_k, _) = status_env(host, a.wait);
+    let deadline = a
+        .timeout
+        .and_then(|t| start.checked_add(Duration::from_secs_f64(t.min(1e9))));
+    let sd = SystemctlUntil {
+        host,
+        wait: a.wait,
+        deadline,
+    };
     let env = StatusEnv {
         uses_systemd,
         cmdline,
@@ -47,12 +76,23 @@ pub(crate) fn run(host: &Host, paths: &Paths, a: StatusArgs) -> i32 {
         wait: a.wait,
     };
     let mut streamed = false;
-    let out = status::run_status(
+    let opts = status::WaitOpts {
+        timeout: a.timeout,
+        log_file,
+    };
+    let out = status::run_status_with(
         host,
         paths,
         &env,
         args,
-        &mut || std::thread::sleep(std::time::Duration::from_millis(250)),
+        opts,
+        &mut || start.elapsed().as_secs_f64(),
+        // Upstream's 0.25 s poll, cut short so a timeout is kept to the poll.
+        &mut || {
+            let poll = Duration::from_millis(250);
+            let left = deadline.map_or(poll, |d| d.saturating_duration_since(Instant::now()));
+            std::thread::sleep(poll.min(left));
+        },
         &mut |dot| {
             streamed = true;
             print!("{dot}");

@@ -7,6 +7,7 @@ pub mod cloud_id;
 pub mod identity;
 pub mod instance;
 pub mod instance_data;
+pub mod known_problems;
 pub mod log;
 pub mod pyjson;
 pub mod query;

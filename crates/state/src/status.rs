@@ -1,7 +1,40 @@
 //! `cloud-init status`: what the boot is doing and how it went, computed
 //! from status.json/result.json, the boot-enable markers and (on systemd)
 //! the units' states. Text and exit codes as upstream's `cmd/status.py`.
+//!
+//! # `--wait` (ours: it ends)
+//!
+//! Upstream polls every 0.25 s while the status is `not started` or
+//! `running`, so it waits forever for a boot that cannot end. Ours stops
+//! polling on the first of ([`WaitResult`]):
+//!
+//! - `done`: no stage runs any more and the boot ended without errors
+//!   (healthy or degraded);
+//! - `error`: no stage runs any more and there were errors (a stage whose
+//!   process died is an error, see [`status_file::dead_stages`]; on systemd
+//!   a failed or not-enabled unit too);
+//! - `disabled`: a marker, the kernel command line, the environment or the
+//!   generator disabled cloud-init;
+//! - `no-datasource`: the network stage (`init` in status.json) finished
+//!   with the error `No instance datasource found.` (the config and final
+//!   stages can then only fail: it returns without waiting for them), or
+//!   the boot ended on the fallback `DataSourceNone` (status.json
+//!   `datasource` is `DataSourceNone`);
+//! - `timeout` (only with `--timeout SECONDS`): the time ran out first.
+//!   The exit code is then [`TIMEOUT_EXIT_CODE`] (124, as `timeout(1)`),
+//!   which upstream's status never uses (0 ok, 1 error, 2 degraded; 2 is
+//!   also argparse's usage error). Querying systemctl, which upstream
+//!   retries forever while waiting, is bounded by the timeout too.
+//!
+//! Other results keep upstream's exit code (0/1/2 from the condition). With
+//! `--wait`, `--format json|yaml` adds `"wait": {"result", "waited_seconds"}`;
+//! without `--wait` the output is upstream's, byte for byte.
+//!
+//! Ours too: the [`crate::known_problems`] this boot's log matches, as a
+//! `known problems:` block after upstream's `--long` text and a
+//! `known_problems` list in JSON/YAML, both only when there is a match.
 
+use crate::known_problems::{self, Match};
 use crate::paths::Paths;
 use crate::pyjson;
 use crate::status_file::{self, Stage, StatusFile};
@@ -9,6 +42,7 @@ use crate::timefmt;
 use ci_host::{Cmd, Host};
 use ci_pyval::truthy;
 use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
 
 /// The disable marker file image makers create.
 pub const DISABLED_FILE: &str = "/etc/cloud/cloud-init.disabled";
@@ -131,6 +165,44 @@ impl Systemctl<'_> {
 }
 
 impl Systemd for Systemctl<'_> {
+    fn show_environment(&self) -> Option<String> {
+        self.query(&["show-environment"]).ok()
+    }
+    fn show_unit(&self, unit: &str) -> Result<String, String> {
+        self.query(&[
+            "show",
+            "--property=ActiveState,UnitFileState,SubState,MainPID",
+            unit,
+        ])
+    }
+}
+
+/// [`Systemctl`] whose retries while waiting stop at `deadline`; after it a
+/// failing systemctl is reported as failed (upstream would retry forever).
+pub struct SystemctlUntil<'a> {
+    pub host: &'a Host,
+    pub wait: bool,
+    pub deadline: Option<Instant>,
+}
+
+impl SystemctlUntil<'_> {
+    fn query(&self, args: &[&str]) -> Result<String, String> {
+        let mut argv = vec!["systemctl"];
+        argv.extend_from_slice(args);
+        loop {
+            match self.host.run(&Cmd::new(argv.clone())) {
+                Ok(out) => return Ok(out.stdout_str().trim().to_string()),
+                Err(e) if !self.wait => return Err(e.to_string()),
+                Err(e) if self.deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Err(e.to_string())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+}
+
+impl Systemd for SystemctlUntil<'_> {
     fn show_environment(&self) -> Option<String> {
         self.query(&["show-environment"]).ok()
     }
@@ -285,6 +357,9 @@ pub struct StatusDetails {
     /// Ours: the user-data schema findings of this boot
     /// ([`SCHEMA_FINDINGS_FILE`]), shown as `schema_errors` in JSON/YAML.
     pub schema_findings: Option<Value>,
+    /// Ours: the known problems of this boot's log (filled by
+    /// [`run_status`], not by [`status_details`], which polls).
+    pub known_problems: Vec<Match>,
 }
 
 /// Written by the network stage under the run dir when the user-data
@@ -421,6 +496,7 @@ pub fn status_details(host: &Host, paths: &Paths, env: &StatusEnv) -> StatusDeta
         v1,
         stderr,
         schema_findings,
+        known_problems: Vec::new(),
     }
 }
 
@@ -519,6 +595,10 @@ pub fn details_value(d: &StatusDetails) -> Value {
     if let Some(f) = &d.schema_findings {
         m.insert("schema_errors".into(), f.clone());
     }
+    if !d.known_problems.is_empty() {
+        let list: Vec<Value> = d.known_problems.iter().map(Match::to_value).collect();
+        m.insert("known_problems".into(), Value::Array(list));
+    }
     for (k, v) in &d.v1 {
         m.insert(k.clone(), v.clone());
     }
@@ -527,6 +607,23 @@ pub fn details_value(d: &StatusDetails) -> Value {
 
 /// `print_status`: the exact stdout text (with its final newline).
 pub fn render(d: &StatusDetails, format: Format, long: bool) -> String {
+    render_waited(d, format, long, None)
+}
+
+/// [`render`] plus, in JSON/YAML, the `wait` object of `--wait`.
+pub fn render_waited(
+    d: &StatusDetails,
+    format: Format,
+    long: bool,
+    wait: Option<&WaitOutcome>,
+) -> String {
+    let value = || {
+        let mut v = details_value(d);
+        if let (Some(w), Value::Object(m)) = (wait, &mut v) {
+            m.insert("wait".into(), w.to_value());
+        }
+        v
+    };
     let (status, extended) = translate(d.running, d.condition);
     match format {
         Format::Tabular => {
@@ -561,12 +658,28 @@ pub fn render(d: &StatusDetails, format: Format, long: bool) -> String {
                     d.boot_status_code.as_str(),
                     d.description
                 ));
+                out.push_str(&known_problems_block(&d.known_problems));
             }
             out
         }
-        Format::Json => pyjson::dumps(&details_value(d), &pyjson::STATUS) + "\n",
-        Format::Yaml => ci_yaml::dumps(&details_value(d)) + "\n",
+        Format::Json => pyjson::dumps(&value(), &pyjson::STATUS) + "\n",
+        Format::Yaml => ci_yaml::dumps(&value()) + "\n",
     }
+}
+
+/// The `--long` block of known problems; empty without any.
+fn known_problems_block(found: &[Match]) -> String {
+    if found.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("known problems:\n");
+    for m in found {
+        out.push_str(&format!(
+            "\t- {} ({}x): {}\n\t  fix: {}\n\t  log: {}\n",
+            m.id, m.count, m.explanation, m.fix, m.line
+        ));
+    }
+    out
 }
 
 /// Exit code of `status`: 1 error, 2 degraded, else 0.
@@ -578,6 +691,88 @@ pub fn exit_code(d: &StatusDetails) -> i32 {
     }
 }
 
+/// Exit code of `status --wait --timeout S` when the time ran out (see the
+/// module docs).
+pub const TIMEOUT_EXIT_CODE: i32 = 124;
+
+/// Why `--wait` stopped waiting (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitResult {
+    Done,
+    Error,
+    Disabled,
+    NoDatasource,
+    Timeout,
+}
+
+impl WaitResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitResult::Done => "done",
+            WaitResult::Error => "error",
+            WaitResult::Disabled => "disabled",
+            WaitResult::NoDatasource => "no-datasource",
+            WaitResult::Timeout => "timeout",
+        }
+    }
+}
+
+/// What `--wait` reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitOutcome {
+    pub result: WaitResult,
+    /// Seconds from the first poll to the answer, rounded to milliseconds.
+    pub waited_seconds: f64,
+}
+
+impl WaitOutcome {
+    pub fn to_value(&self) -> Value {
+        json!({
+            "result": self.result.as_str(),
+            "waited_seconds": (self.waited_seconds * 1000.0).round() / 1000.0,
+        })
+    }
+}
+
+/// The error status.json's network stage records when no datasource was
+/// found (upstream's text).
+pub const NO_DATASOURCE_ERROR: &str = "No instance datasource found.";
+
+/// The network stage finished without a datasource: later stages can only
+/// fail, so there is nothing left to wait for.
+fn network_stage_found_nothing(d: &StatusDetails) -> bool {
+    d.v1.get(Stage::Init.key())
+        .and_then(Value::as_object)
+        .is_some_and(|st| {
+            st.get("finished").is_some_and(Value::is_number)
+                && st
+                    .get("errors")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.iter().any(|x| x.as_str() == Some(NO_DATASOURCE_ERROR)))
+        })
+}
+
+/// Whether `--wait` stops at `d`, and why.
+pub fn wait_verdict(d: &StatusDetails) -> Option<WaitResult> {
+    if d.running == RunningStatus::Disabled {
+        return Some(WaitResult::Disabled);
+    }
+    if network_stage_found_nothing(d) {
+        return Some(WaitResult::NoDatasource);
+    }
+    if d.running != RunningStatus::Done {
+        return None;
+    }
+    if d.condition == Condition::Error {
+        return Some(WaitResult::Error);
+    }
+    // `DataSourceNone` reads as `none` once upstream's name mangling is done.
+    if d.datasource.as_str() == Some("none") {
+        return Some(WaitResult::NoDatasource);
+    }
+    Some(WaitResult::Done)
+}
+
 /// The outcome of `cloud-init status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusOutput {
@@ -586,6 +781,8 @@ pub struct StatusOutput {
     pub stderr: String,
     pub exit_code: i32,
     pub details: StatusDetails,
+    /// With `wait`: why the wait ended.
+    pub wait: Option<WaitOutcome>,
 }
 
 /// Options of `cloud-init status`.
@@ -609,7 +806,39 @@ pub fn run_status(
     sleep: &mut dyn FnMut(),
     progress: &mut dyn FnMut(&str),
 ) -> StatusOutput {
+    let start = Instant::now();
+    let mut clock = || start.elapsed().as_secs_f64();
+    let opts = WaitOpts {
+        timeout: None,
+        log_file: known_problems::DEFAULT_LOG_FILE,
+    };
+    run_status_with(host, paths, env, args, opts, &mut clock, sleep, progress)
+}
+
+/// Ours beyond upstream's arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitOpts<'a> {
+    /// `--timeout SECONDS`: stop waiting after this long.
+    pub timeout: Option<f64>,
+    /// The log scanned for known problems (a path in the root).
+    pub log_file: &'a str,
+}
+
+/// [`run_status`] with a timeout for `wait`; `clock` gives the seconds
+/// since the command started.
+#[allow(clippy::too_many_arguments)]
+pub fn run_status_with(
+    host: &Host,
+    paths: &Paths,
+    env: &StatusEnv,
+    args: StatusArgs,
+    opts: WaitOpts,
+    clock: &mut dyn FnMut() -> f64,
+    sleep: &mut dyn FnMut(),
+    progress: &mut dyn FnMut(&str),
+) -> StatusOutput {
     let StatusArgs { format, long, wait } = args;
+    let started = clock();
     let mut stdout = String::new();
     let mut stderr = String::new();
     let note = |d: &StatusDetails, stderr: &mut String| {
@@ -620,26 +849,47 @@ pub fn run_status(
     };
     let mut details = status_details(host, paths, env);
     note(&details, &mut stderr);
+    let mut outcome = None;
     if wait {
-        while matches!(
-            details.running,
-            RunningStatus::NotStarted | RunningStatus::Running
-        ) {
+        let result = loop {
+            if let Some(r) = wait_verdict(&details) {
+                break r;
+            }
+            if opts.timeout.is_some_and(|t| clock() - started >= t) {
+                break WaitResult::Timeout;
+            }
             if format == Format::Tabular {
                 stdout.push('.');
                 progress(".");
             }
             details = status_details(host, paths, env);
             note(&details, &mut stderr);
-            sleep();
-        }
+            if wait_verdict(&details).is_none() {
+                sleep();
+            }
+        };
+        outcome = Some(WaitOutcome {
+            result,
+            waited_seconds: (clock() - started).max(0.0),
+        });
     }
-    stdout.push_str(&render(&details, format, long));
+    if long || format != Format::Tabular {
+        details.known_problems = known_problems::scan_log(host, opts.log_file);
+    }
+    stdout.push_str(&render_waited(&details, format, long, outcome.as_ref()));
+    let code = match outcome {
+        Some(WaitOutcome {
+            result: WaitResult::Timeout,
+            ..
+        }) => TIMEOUT_EXIT_CODE,
+        _ => exit_code(&details),
+    };
     StatusOutput {
         stdout,
         stderr,
-        exit_code: exit_code(&details),
+        exit_code: code,
         details,
+        wait: outcome,
     }
 }
 
@@ -765,6 +1015,44 @@ mod tests {
     }
 
     #[test]
+    fn wait_times_out_on_a_stage_that_runs_on() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path());
+        let p = Paths::default();
+        let (_st, _local) = stage_begin(&h, &p, Stage::InitLocal, 1.0).unwrap();
+        let now = std::cell::Cell::new(0.0);
+        let mut sleeps = 0;
+        let out = run_status_with(
+            &h,
+            &p,
+            &env(),
+            StatusArgs {
+                format: Format::Json,
+                long: false,
+                wait: true,
+            },
+            WaitOpts {
+                timeout: Some(1.0),
+                log_file: known_problems::DEFAULT_LOG_FILE,
+            },
+            &mut || now.get(),
+            &mut || {
+                sleeps += 1;
+                now.set(now.get() + 0.25);
+            },
+            &mut |_| {},
+        );
+        assert_eq!(sleeps, 4);
+        assert_eq!(out.exit_code, TIMEOUT_EXIT_CODE);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["status"], "running");
+        assert_eq!(
+            v["wait"],
+            json!({"result": "timeout", "waited_seconds": 1.0})
+        );
+    }
+
+    #[test]
     fn wait_ends_on_a_dead_stage() {
         let (_d, h, p) = dead_network_stage();
         let mut sleeps = 0;
@@ -783,5 +1071,6 @@ mod tests {
         assert_eq!(sleeps, 0);
         assert_eq!(out.stdout, "status: error\n");
         assert_eq!(out.exit_code, 1);
+        assert_eq!(out.wait.map(|w| w.result), Some(WaitResult::Error));
     }
 }
