@@ -742,7 +742,7 @@ if [[ " $ONLY " == *" 9 "* ]] && [ -z "${CIRS_VM_UPSTREAM:-}" ]; then
         expect "runcmd ran once, this boot" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $boot9"
         expect "sudo rule works without a password" "$(g sudo -n id -un)" root
         expect "cloud-init-main.service ran and ended well" \
-            "$(g 'systemctl show -p ActiveState -p Result --value cloud-init-main.service | tr "\n" " "')" "inactive success "
+            "$(g 'systemctl show -p ActiveState --value cloud-init-main.service; systemctl show -p Result --value cloud-init-main.service' | tr '\n' ' ')" "inactive success "
         units=$(g 'sudo -n journalctl -b -o cat -u cloud-init-local.service -u cloud-init-network.service -u cloud-config.service -u cloud-final.service')
         for st in local network config final; do
             expect_re "the $st unit handed its stage to the main process" "$units" \
