@@ -272,7 +272,8 @@ impl Boot {
             "init-net",
             "modules:config",
         );
-        let rejected = consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, errors);
+        let rejected =
+            consume::user_and_vendor_data(&self.host, &paths, ds.as_ref(), &cfg, event, errors);
         if errors.is_empty() && rejected.is_none() {
             crate::schema_boot::validate_user_data(&self.host, &paths);
         }

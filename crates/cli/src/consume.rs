@@ -4,6 +4,7 @@
 use crate::schema_boot::Strict;
 use ci_host::{Cmd, Host, WriteOpts};
 use ci_sources::Datasource;
+use ci_state::log as clog;
 use ci_state::{instance_data, sem, Paths};
 use ci_userdata::{Fetcher, HttpFetcher, Kind, ProcessOptions, Processed};
 use serde_json::Value;
@@ -265,11 +266,15 @@ fn write(host: &Host, path: PathBuf, data: &[u8], mode: u32) {
 /// scripts for the scripts_* modules. Boothooks run on every boot.
 /// Errors that upstream raises on (a failed include, bad gzip) are recorded
 /// as the stage error "Consuming user data failed!".
+/// Upstream's `consume-user-data`, `consume-vendor-data` and
+/// `consume-vendor-data2` steps, reported as events under `event` (the
+/// stage's), so that `analyze` shows them as it does on upstream's logs.
 pub fn user_and_vendor_data(
     host: &Host,
     paths: &Paths,
     ds: &dyn Datasource,
     cfg: &Value,
+    event: &str,
     errors: &mut Vec<String>,
 ) -> Option<String> {
     let iid = ds.instance_id();
@@ -278,6 +283,8 @@ pub fn user_and_vendor_data(
     let first =
         !sem::has_run(host, paths, "consume_data", sem::Frequency::PerInstance).unwrap_or(false);
     let idata = instance_data_sensitive(host, paths);
+    let user_event = format!("{event}/consume-user-data");
+    clog::event_start(&user_event, "reading and applying user-data");
     let allow_userdata = ci_pyval::cfg_bool(cfg, "allow_userdata", true);
     let user_raw: &[u8] = if allow_userdata {
         ds.userdata_raw().unwrap_or_default()
@@ -306,14 +313,23 @@ pub fn user_and_vendor_data(
         true,
     );
     failed |= !user.errors.is_empty();
-    for (kind, raw) in [
-        (Kind::Vendor, ds.vendordata_raw()),
-        (Kind::Vendor2, ds.vendordata2_raw()),
+    finish_event(&user_event, "reading and applying user-data", &user.errors);
+    for (kind, raw, step) in [
+        (Kind::Vendor, ds.vendordata_raw(), "consume-vendor-data"),
+        (Kind::Vendor2, ds.vendordata2_raw(), "consume-vendor-data2"),
     ] {
+        let name = format!("{event}/{step}");
+        let desc = if kind == Kind::Vendor {
+            "reading and applying vendor-data"
+        } else {
+            "reading and applying vendor-data2"
+        };
+        clog::event_start(&name, desc);
         let raw = raw.unwrap_or_default();
         write(host, paths.instance_file(kind.raw_file()), raw, 0o600);
         if raw.is_empty() {
             write(host, paths.instance_file(kind.processed_file()), b"", 0o600);
+            finish_event(&name, desc, &[]);
             continue;
         }
         let cfg_name = if kind == Kind::Vendor {
@@ -360,6 +376,9 @@ pub fn user_and_vendor_data(
         );
         if enabled {
             failed |= !p.errors.is_empty();
+            finish_event(&name, desc, &p.errors);
+        } else {
+            finish_event(&name, desc, &[]);
         }
     }
     if failed {
@@ -373,6 +392,15 @@ pub fn user_and_vendor_data(
         }
     }
     user.rejected
+}
+
+fn finish_event(name: &str, desc: &str, errors: &[String]) {
+    let result = if errors.is_empty() {
+        clog::EventResult::Success
+    } else {
+        clog::EventResult::Fail
+    };
+    clog::event_finish(name, result, desc);
 }
 
 #[allow(clippy::too_many_arguments)]

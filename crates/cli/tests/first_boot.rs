@@ -101,6 +101,19 @@ fn first_boot_reports_done_and_second_boot_reruns_nothing() {
         );
     }
     assert!(log.contains("finish: modules-final: SUCCESS: running modules for final"));
+    // The user-data steps upstream reports (and `analyze` shows), in order.
+    let steps: Vec<usize> = [
+        "start: init-network/consume-user-data: reading and applying user-data",
+        "finish: init-network/consume-user-data: SUCCESS: reading and applying user-data",
+        "start: init-network/consume-vendor-data: reading and applying vendor-data",
+        "finish: init-network/consume-vendor-data: SUCCESS: reading and applying vendor-data",
+        "start: init-network/consume-vendor-data2: reading and applying vendor-data2",
+        "finish: init-network/consume-vendor-data2: SUCCESS: reading and applying vendor-data2",
+    ]
+    .iter()
+    .map(|l| log.find(l).unwrap_or_else(|| panic!("{l} not in the log")))
+    .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
     let output_log = sb.read("/var/log/cloud-init-output.log");
     assert!(
         output_log.contains("Demo finished: cloud-init-rs v."),
