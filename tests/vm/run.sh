@@ -188,6 +188,25 @@ status_checks() {
     expect "no failed cloud-init or ssh units" "$failed" ""
 }
 
+# The operator's tools on a real boot: analyze on this boot's log and systemd's timestamps,
+# status --wait with a deadline, collect-logs with its manifest.
+operator_checks() {
+    expect_re "analyze show times the final stage" "$(g 'sudo -n cloud-init analyze show')" \
+        '^Finished stage: \(modules-final\) [0-9]+\.[0-9]{5} seconds$'
+    expect_re "analyze blame lists the users-groups module" "$(g 'sudo -n cloud-init analyze blame')" \
+        's \(init-network/config-users[-_]groups\)$'
+    expect_re "analyze boot reads systemd's timestamps" "$(g 'sudo -n cloud-init analyze boot 2>/dev/null' || true)" \
+        '^    Cloud-init activated by systemd at: '
+    expect_re "analyze plot writes an SVG" \
+        "$(g 'sudo -n cloud-init analyze plot -o /tmp/boot.svg && grep -c "modules-final" /tmp/boot.svg')" '^[1-9]'
+    expect "status --wait --timeout on a finished boot" "$(g 'cloud-init status --wait --timeout 5 >/dev/null; echo $?')" 0
+    local tarball
+    tarball=$(g 'cd /tmp && sudo -n cloud-init collect-logs -r -t /tmp/cl.tgz >/dev/null 2>&1; sudo -n tar -tzf /tmp/cl.tgz' || true)
+    expect_re "collect-logs gathers a manifest" "$tarball" '^cloud-init-logs-[0-9-]+/manifest\.json$'
+    expect_re "and the journal" "$tarball" '^cloud-init-logs-[0-9-]+/journal\.txt$'
+    expect_re "and the log" "$tarball" '^cloud-init-logs-[0-9-]+/var/log/cloud-init\.log$'
+}
+
 seed_dir=$RUN/seed-good
 mkdir -p "$seed_dir"
 cat >"$seed_dir/meta-data" <<EOF
@@ -308,6 +327,7 @@ if [[ " $ONLY " == *" 1 "* ]]; then
     if boot first-boot tester "$RUN/seed-good.img" "$RUN/disk.qcow2" fresh; then
         wait_done || true
         status_checks
+        operator_checks
         expect "hostname" "$(g hostname)" vmtest
         expect_re "/etc/hosts maps 127.0.1.1 to the fqdn and hostname" "$(g cat /etc/hosts)" \
             '^127\.0\.1\.1[[:space:]]+vmtest\.example\.test[[:space:]]+vmtest$'
