@@ -1,14 +1,49 @@
 #!/usr/bin/env bash
 # The main job on the built-in example: provision a sandbox Debian root from
 # the NoCloud seed in examples/nocloud with the four boot stages, then show
-# what was done. Run as root on Debian; touches nothing outside the sandbox.
+# what was done. Touches nothing outside the sandbox.
+#
+# Installing packages, building the Debian root with mmdebstrap and giving
+# the sandbox's files their owners need root: run it as root (a fresh Debian
+# has no sudo), or as a user with sudo, in which case the build runs as you
+# (target/ stays yours) and only the root steps go through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 
-bash tools/deps.sh
-cargo build --release --quiet
-bin=$PWD/target/release
+# Debian 12's own rustc is too old for the workspace: say so before cargo
+# fails on the lock file with a less helpful message.
+check_rust() {
+    local need have
+    need=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+    have=$(rustc --version 2>/dev/null | cut -d' ' -f2)
+    if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+        echo "demo: Rust $need or newer is needed (found: ${have:-none})." >&2
+        echo "demo: install it with rustup (https://rustup.rs), then run this again:" >&2
+        echo "      curl --proto '=https' -sSf https://sh.rustup.rs | sh -s -- -y" >&2
+        exit 1
+    fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "demo: needs root (apt-get, mmdebstrap, file owners in the sandbox): run it as root" >&2
+        exit 1
+    fi
+    sudo bash tools/deps.sh
+    check_rust
+    cargo build --release --quiet
+    exec sudo env CIRS_DEMO_BUILT="$bin" bash tools/demo.sh "$@"
+fi
+
+if [ -n "${CIRS_DEMO_BUILT:-}" ]; then
+    bin=$CIRS_DEMO_BUILT
+else
+    bash tools/deps.sh
+    check_rust
+    cargo build --release --quiet
+fi
 base=$(bash tools/mkroot.sh)
 root=${1:-/var/tmp/cloud-init-rs/demo-root}
 

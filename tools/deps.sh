@@ -12,6 +12,8 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 # FAT seed disks in the sources tests (mkfs.vfat, mcopy, mmd, mdel).
 command -v mcopy >/dev/null || need+=(mtools)
+# The package check (tools/lintian.sh, crates/cli/tests/help.rs).
+command -v lintian >/dev/null || need+=(lintian)
 # Temporary-networking tests: namespaces, a DHCP client, ps.
 command -v ip >/dev/null || need+=(iproute2)
 command -v dhcpcd >/dev/null || [ -x /usr/sbin/dhcpcd ] || need+=(dhcpcd-base)

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Build the cloud-init-rs Debian package with plain dpkg-deb (no debhelper).
 #
-# usage: dist/debian/build-deb.sh --bin-dir DIR [--out-dir DIR] [--stage DIR]
-#                                 [--version V] [--arch A] [--layout-only]
+# usage: dist/debian/build-deb.sh --bin-dir DIR [--docs-dir DIR] [--out-dir DIR]
+#                                 [--stage DIR] [--version V] [--arch A]
+#                                 [--layout-only]
 #
 #   --bin-dir      holds cloud-init, cloud-id, cloud-init-per, cloud-init-generator
+#   --docs-dir     output of `cargo run -p ci-cli --example gen-docs -- DIR`:
+#                  man/*.1 and completions/ (make deb passes it; without it
+#                  the package has no man pages or completions)
 #   --out-dir      where the .deb goes (default target/debian); older
 #                  cloud-init-rs_*.deb there are removed, so exactly one is left
 #   --stage        staging tree (default: a temporary directory)
@@ -17,10 +21,11 @@ set -eu
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dist="$repo/dist"
-bin_dir="" out_dir="$repo/target/debian" stage="" version="" arch="" layout_only=0
+bin_dir="" docs_dir="" out_dir="$repo/target/debian" stage="" version="" arch="" layout_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin-dir) bin_dir=$2; shift 2;;
+        --docs-dir) docs_dir=$2; shift 2;;
         --out-dir) out_dir=$2; shift 2;;
         --stage) stage=$2; shift 2;;
         --version) version=$2; shift 2;;
@@ -36,6 +41,12 @@ done
 if [ -z "$version" ]; then
     version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$repo/Cargo.toml")
     [ -n "$version" ] || { echo "build-deb: no version in $repo/Cargo.toml" >&2; exit 1; }
+fi
+if [ -n "$docs_dir" ]; then
+    for f in man/cloud-init.1 man/cloud-id.1 man/cloud-init-per.1 completions/cloud-init.bash \
+             completions/_cloud-init completions/cloud-init.fish; do
+        [ -f "$docs_dir/$f" ] || { echo "build-deb: missing $docs_dir/$f (run gen-docs)" >&2; exit 1; }
+    done
 fi
 if [ -z "$arch" ]; then
     arch=$(dpkg --print-architecture 2>/dev/null) || arch=""
@@ -62,13 +73,18 @@ for b in cloud-init cloud-id cloud-init-per; do
     inst 0755 "$bin_dir/$b" "usr/bin/$b"
 done
 inst 0755 "$bin_dir/cloud-init-generator" usr/lib/systemd/system-generators/cloud-init-generator
+# Cargo strips symbols; drop the compiler's .comment and .note too, as dh_strip does.
+if command -v strip >/dev/null 2>&1; then
+    strip --remove-section=.comment --remove-section=.note \
+        "$pkg"/usr/bin/* "$pkg"/usr/lib/systemd/system-generators/cloud-init-generator
+fi
 # Scripts and people call ds-identify by upstream's path; the generator
 # behaves as ds-identify when started under that name.
 mkdir -p "$pkg/usr/lib/cloud-init"
 ln -s ../systemd/system-generators/cloud-init-generator "$pkg/usr/lib/cloud-init/ds-identify"
 for u in cloud-init-local.service cloud-init-network.service cloud-config.service \
          cloud-final.service cloud-init.target cloud-config.target \
-         cloud-init-hotplugd.socket cloud-init-hotplugd.service; do
+         cloud-init-hotplugd.socket cloud-init-hotplugd.service cloud-init-main.service; do
     inst 0644 "$dist/systemd/$u" "usr/lib/systemd/system/$u"
 done
 # Where the install_hotplug module's udev rule runs it (no /usr/libexec/cloud-init).
@@ -79,7 +95,51 @@ inst 0644 "$dist/debian/cloud.cfg" etc/cloud/cloud.cfg
 inst 0644 "$dist/debian/05_logging.cfg" etc/cloud/cloud.cfg.d/05_logging.cfg
 inst 0644 "$dist/debian/cloud.cfg.d-README" etc/cloud/cloud.cfg.d/README
 inst 0644 "$dist/debian/templates/hosts.debian.tmpl" etc/cloud/templates/hosts.debian.tmpl
+# LSB scripts for boots without systemd (sysvinit-core, or Debian's OpenRC,
+# which runs them too), named as the units so systemd ignores them.
+for s in cloud-init-local cloud-init-network cloud-config cloud-final; do
+    inst 0755 "$dist/debian/init.d/$s" "etc/init.d/$s"
+done
 inst 0644 "$dist/debian/copyright" usr/share/doc/cloud-init-rs/copyright
+inst 0644 "$dist/debian/lintian-overrides" usr/share/lintian/overrides/cloud-init-rs
+
+# gzip -n: no name or time stamp, so the same tree gives the same package.
+gz() { # src dest
+    mkdir -p "$(dirname "$pkg/$2")"
+    gzip -n -9 -c "$1" > "$pkg/$2"
+    chmod 0644 "$pkg/$2"
+}
+# The package version has no Debian revision, so this is a native package and
+# its changelog is changelog.gz (Debian policy 12.7). A build whose version is
+# not the newest entry's gets an entry of its own, so the changelog always
+# names the version it ships with.
+changelog="$dist/debian/changelog"
+maintainer=${DEB_MAINTAINER:-$(sed -n 's/^ -- \(.*>\)  .*/\1/p' "$changelog" | head -n 1)}
+top=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$changelog")
+if [ "$top" = "$version" ]; then
+    gz "$changelog" usr/share/doc/cloud-init-rs/changelog.gz
+else
+    when=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)}
+    entry=$(mktemp)
+    {
+        printf 'cloud-init-rs (%s) UNRELEASED; urgency=medium\n\n' "$version"
+        printf '  * Built from a source tree at version %s, not a release.\n\n' "$version"
+        printf ' -- %s  %s\n\n' "$maintainer" "$(LC_ALL=C date -u -R -d "@$when")"
+        cat "$changelog"
+    } > "$entry"
+    gz "$entry" usr/share/doc/cloud-init-rs/changelog.gz
+    rm -f "$entry"
+fi
+if [ -n "$docs_dir" ]; then
+    for m in "$docs_dir"/man/*.1; do
+        gz "$m" "usr/share/man/man1/$(basename "$m").gz"
+    done
+    for c in cloud-init cloud-id cloud-init-per; do
+        inst 0644 "$docs_dir/completions/$c.bash" "usr/share/bash-completion/completions/$c"
+        inst 0644 "$docs_dir/completions/_$c" "usr/share/zsh/vendor-completions/_$c"
+        inst 0644 "$docs_dir/completions/$c.fish" "usr/share/fish/vendor_completions.d/$c.fish"
+    done
+fi
 
 # Shared libraries the binaries load, as Debian package names; the libc6
 # minimum is the newest GLIBC_ symbol version they use.
@@ -121,7 +181,7 @@ cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: cloud-init-rs
 Version: $version
 Architecture: $arch
-Maintainer: ${DEB_MAINTAINER:-cloud-init-rs developers <cloud-init-rs@localhost>}
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: $dep_list
 Recommends: openssh-client, sudo

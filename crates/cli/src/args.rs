@@ -20,8 +20,10 @@ pub struct Cli {
     /// Force running even if no datasource is found (use at your own risk).
     #[arg(long = "force")]
     pub force: bool,
-    /// Run all stages in one process (cloud-init-main.service).
-    #[arg(long = "all-stages", hide = true)]
+    /// Run the four boot stages from this one process, each when its stage
+    /// unit asks over the socket protocol (cloud-init-main.service); not
+    /// meant to be typed.
+    #[arg(long = "all-stages")]
     pub all_stages: bool,
     /// Work on the system rooted at DIR instead of / (cloud-init-rs).
     #[arg(long = "root", value_name = "DIR", global = true, default_value = "/")]
@@ -71,6 +73,7 @@ pub struct InitArgs {
     /// Start in local mode (default: False).
     #[arg(short = 'l', long = "local")]
     pub local: bool,
+    /// Use additional yaml configuration files.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
@@ -84,9 +87,10 @@ pub enum Mode {
 
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
-    /// Module configuration name to use (default: config).
+    /// Module configuration name to use.
     #[arg(short = 'm', long = "mode", value_enum, default_value = "config")]
     pub mode: Mode,
+    /// Use additional yaml configuration files.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
@@ -109,6 +113,7 @@ pub struct SingleArgs {
     /// Enable reporting.
     #[arg(long = "report")]
     pub report: bool,
+    /// Use additional yaml configuration files.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Any additional arguments to pass to this module.
@@ -286,6 +291,7 @@ pub struct NetConvertArgs {
     #[arg(short = 'O', long = "output-kind", required = true,
           value_parser = ["eni", "netplan", "networkd", "sysconfig", "network-manager"])]
     pub output_kind: String,
+    /// Enable debug logging to stderr.
     #[arg(long = "debug")]
     pub debug: bool,
 }
@@ -327,10 +333,19 @@ pub struct EphemeralNetArgs {
 pub struct RenderArgs {
     /// Path to the user-data file to render.
     pub user_data: PathBuf,
+    /// Path to instance-data.json file. Default:
+    /// /run/cloud-init/instance-data-sensitive.json.
     #[arg(short = 'i', long = "instance-data")]
     pub instance_data: Option<PathBuf>,
+    /// Add verbose messages during template render.
     #[arg(short = 'd', long = "debug")]
     pub debug: bool,
+}
+
+/// The clap definition of `cloud-init-per`, whose parsing stays by hand
+/// (upstream's operand order); for man pages, completions and help tests.
+pub fn cloud_init_per_command() -> clap::Command {
+    crate::per::command()
 }
 
 /// `cloud-id [-j] [-l] [-i FILE] [--root DIR]`.
@@ -350,6 +365,6 @@ pub struct CloudIdArgs {
     #[arg(short = 'i', long = "instance-data")]
     pub instance_data: Option<PathBuf>,
     /// Work on the system rooted at DIR instead of / (cloud-init-rs).
-    #[arg(long = "root", default_value = "/")]
+    #[arg(long = "root", value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
 }

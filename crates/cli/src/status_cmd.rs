@@ -20,7 +20,7 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Specify output format for cloud-id (default: tabular).
+    /// Specify output format for cloud-id.
     #[arg(long = "format", value_enum, default_value = "tabular")]
     pub format: Format,
     /// Report long format of statuses including run stage name and error messages.

@@ -199,8 +199,16 @@ fn stage_commands_hand_their_stage_to_the_main_process_and_provision_the_same() 
     assert_eq!(code, 0);
     assert_eq!(status["status"], "done", "{status}");
     let log = sb.log();
-    for stage in ["init-local", "init-network", "modules-config", "modules-final"] {
-        assert!(log.contains(&format!("finish: {stage}")), "{stage} in the log");
+    for stage in [
+        "init-local",
+        "init-network",
+        "modules-config",
+        "modules-final",
+    ] {
+        assert!(
+            log.contains(&format!("finish: {stage}")),
+            "{stage} in the log"
+        );
     }
 
     // Later, with the main process gone, a stage command runs itself.

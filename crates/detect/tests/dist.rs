@@ -136,16 +136,27 @@ fn units_run_the_legacy_stage_commands() {
         "KillMode",
         "process"
     ));
-    // No unit refers to the single-process service we do not ship.
+    // Upstream's single-process service, shipped disabled: our stage
+    // commands are its clients, so no stage unit names it or its sockets.
+    let main = unit_settings("cloud-init-main.service");
+    assert!(has(&main, "ExecStart", "/usr/bin/cloud-init --all-stages"));
+    assert!(has(&main, "Type", "notify"));
+    assert!(has(&main, "RequiresMountsFor", "/var/lib/cloud"));
     for u in fs::read_dir(dist("systemd")).unwrap() {
         let p = u.unwrap().path();
-        if p.is_file() {
+        if p.is_file() && !p.ends_with("cloud-init-main.service") {
             let t = fs::read_to_string(&p).unwrap();
-            assert!(!t.contains("cloud-init-main"), "{}", p.display());
+            let units: Vec<&str> = t.lines().filter(|l| !l.starts_with('#')).collect();
+            assert!(
+                !units.iter().any(|l| l.contains("cloud-init-main")),
+                "{}",
+                p.display()
+            );
             // Nor to its unix sockets (`share/*.sock`); the hotplug FIFO's
             // `.socket` unit is ours.
             assert!(
-                !t.lines()
+                !units
+                    .iter()
                     .any(|l| l.contains(".sock") && !l.contains(".socket")),
                 "{}",
                 p.display()
@@ -309,6 +320,10 @@ const PACKAGE_FILES: &[&str] = &[
     "etc/cloud/cloud.cfg.d/05_logging.cfg",
     "etc/cloud/cloud.cfg.d/README",
     "etc/cloud/templates/hosts.debian.tmpl",
+    "etc/init.d/cloud-config",
+    "etc/init.d/cloud-final",
+    "etc/init.d/cloud-init-local",
+    "etc/init.d/cloud-init-network",
     "usr/bin/cloud-id",
     "usr/bin/cloud-init",
     "usr/bin/cloud-init-per",
@@ -321,10 +336,13 @@ const PACKAGE_FILES: &[&str] = &[
     "usr/lib/systemd/system/cloud-init-hotplugd.service",
     "usr/lib/systemd/system/cloud-init-hotplugd.socket",
     "usr/lib/systemd/system/cloud-init-local.service",
+    "usr/lib/systemd/system/cloud-init-main.service",
     "usr/lib/systemd/system/cloud-init-network.service",
     "usr/lib/systemd/system/cloud-init.target",
     "usr/lib/systemd/system/sshd-keygen@.service.d/disable-sshd-keygen-if-cloud-init-active.conf",
+    "usr/share/doc/cloud-init-rs/changelog.gz",
     "usr/share/doc/cloud-init-rs/copyright",
+    "usr/share/lintian/overrides/cloud-init-rs",
 ];
 
 #[test]
@@ -386,7 +404,9 @@ fn package_layout_and_control() {
     assert_eq!(
         fs::read_to_string(pkg.join("DEBIAN/conffiles")).unwrap(),
         "/etc/cloud/cloud.cfg\n/etc/cloud/cloud.cfg.d/05_logging.cfg\n\
-         /etc/cloud/cloud.cfg.d/README\n/etc/cloud/templates/hosts.debian.tmpl\n"
+         /etc/cloud/cloud.cfg.d/README\n/etc/cloud/templates/hosts.debian.tmpl\n\
+         /etc/init.d/cloud-config\n/etc/init.d/cloud-final\n\
+         /etc/init.d/cloud-init-local\n/etc/init.d/cloud-init-network\n"
     );
     let md5 = fs::read_to_string(pkg.join("DEBIAN/md5sums")).unwrap();
     let regular = PACKAGE_FILES

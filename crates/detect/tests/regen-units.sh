@@ -12,7 +12,7 @@ dir=${1:-/var/tmp/cloud-init-oracle/root/usr/lib/systemd/system}
 out="$here/fixtures/upstream-units.tsv"
 : > "$out"
 for u in cloud-init-local.service cloud-init-network.service cloud-config.service \
-         cloud-final.service cloud-init.target cloud-config.target \
+         cloud-final.service cloud-init-main.service cloud-init.target cloud-config.target \
          sshd-keygen@.service.d/disable-sshd-keygen-if-cloud-init-active.conf; do
     grep -E '^(After|Before|Wants|Requires|Conflicts|Condition[A-Za-z]*|DefaultDependencies|WantedBy|Type|RemainAfterExit|TimeoutSec|TasksMax|StandardOutput)=' "$dir/$u" |
     while IFS='=' read -r key val; do
