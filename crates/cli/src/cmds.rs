@@ -92,7 +92,11 @@ pub(crate) fn status_env(host: &Host, wait: bool) -> (bool, String, Option<Strin
         status::uses_systemd(host),
         host.kernel_cmdline(),
         std::env::var("KERNEL_CMDLINE").ok(),
-        Systemctl { host, wait },
+        Systemctl {
+            host,
+            wait,
+            deadline: None,
+        },
     )
 }
 
@@ -200,34 +204,9 @@ fn run_cloud_init() -> i32 {
         }
         Command::Query(a) => run_query(&host, &paths, a),
         Command::Clean(a) => {
-            let outputs: Vec<String> = match sys_cfg.get("output") {
-                Some(Value::Object(m)) => m
-                    .values()
-                    .flat_map(|v| match v {
-                        Value::String(s) => vec![s.clone()],
-                        Value::Array(a) => a
-                            .iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect(),
-                        Value::Object(o) => o
-                            .values()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect(),
-                        _ => Vec::new(),
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let logs = a.logs.then(|| {
-                ci_state::log::config_logfiles(
-                    &host,
-                    sys_cfg
-                        .get("def_log_file")
-                        .and_then(Value::as_str)
-                        .or(Some("/var/log/cloud-init.log")),
-                    &outputs,
-                )
-            });
+            let logs = a
+                .logs
+                .then(|| ci_state::log::config_logfiles_of(&host, &sys_cfg));
             let configs = a
                 .configs
                 .iter()

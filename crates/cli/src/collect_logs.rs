@@ -225,7 +225,7 @@ impl<'a> Collector<'a> {
         }
         // Root read-only, but the tarball is useless without them and
         // cloud-init keeps secrets out of them.
-        for log in config_logfiles(self.host, cfg) {
+        for log in ci_state::log::config_logfiles_of(self.host, cfg) {
             self.file(&log, "cloud-init log (def_log_file / output)", true)?;
         }
         let etc = PathBuf::from("/etc/cloud");
@@ -534,35 +534,6 @@ fn walk(host: &Host, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// Upstream's `get_config_logfiles` on the merged configuration.
-fn config_logfiles(host: &Host, cfg: &Value) -> Vec<PathBuf> {
-    let outputs: Vec<String> = match cfg.get("output") {
-        Some(Value::Object(m)) => m
-            .values()
-            .flat_map(|v| match v {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                Value::Object(o) => o
-                    .values()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    ci_state::log::config_logfiles(
-        host,
-        cfg.get("def_log_file")
-            .and_then(Value::as_str)
-            .or(Some("/var/log/cloud-init.log")),
-        &outputs,
-    )
 }
 
 /// What `dpkg-query --show -f='${Version}\n' cloud-init` prints, read

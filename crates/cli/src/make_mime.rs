@@ -208,28 +208,13 @@ fn render(boundary: &str, parts: &[(&Attach, String)]) -> String {
     out
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Base64 in lines of at most 76 characters, each ending in a newline
 /// (Python's `base64mime.body_encode`); nothing for an empty body.
 fn base64_lines(data: &[u8]) -> String {
-    let mut enc = Vec::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let idx = ((n >> (18 - 6 * i)) & 63) as usize;
-                enc.push(B64.get(idx).copied().unwrap_or(b'A'));
-            } else {
-                enc.push(b'=');
-            }
-        }
-    }
+    use base64::Engine;
+    let enc = base64::engine::general_purpose::STANDARD
+        .encode(data)
+        .into_bytes();
     let mut out = String::with_capacity(enc.len() + enc.len() / 76 + 1);
     for line in enc.chunks(76) {
         out.push_str(&String::from_utf8_lossy(line));

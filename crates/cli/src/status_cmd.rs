@@ -5,7 +5,7 @@
 
 use crate::cmds::status_env;
 use ci_host::Host;
-use ci_state::status::{self, StatusEnv, SystemctlUntil};
+use ci_state::status::{self, StatusEnv, Systemctl};
 use ci_state::Paths;
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -54,7 +54,7 @@ pub(crate) fn run_with_log(host: &Host, paths: &Paths, a: StatusArgs, log_file: 
     let deadline = a
         .timeout
         .and_then(|t| start.checked_add(Duration::from_secs_f64(t.min(1e9))));
-    let sd = SystemctlUntil {
+    let sd = Systemctl {
         host,
         wait: a.wait,
         deadline,

@@ -14,6 +14,8 @@
 //! - [`abspath`]: `os.path.abspath` from `/`.
 //! - [`digest`]: `md5`, `sha256`, `hex`.
 //! - [`gzip`]: `gzip.decompress`, bounded.
+//! - [`pyjson`]: `json.dumps` text byte for byte (indent, key order,
+//!   separators, `ensure_ascii`, float `repr`).
 //! - [`binary`]: Python `bytes` (what YAML `!!binary` loads to) carried in
 //!   a `Value` string; the views above show them as Python does
 //!   (`b'...'`, type `bytes`, `b''` false), and [`binary::text`] is the
@@ -25,6 +27,7 @@ pub mod digest;
 pub mod gzip;
 mod list;
 mod path;
+pub mod pyjson;
 mod value;
 
 pub use boolean::{

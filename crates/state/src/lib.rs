@@ -9,7 +9,8 @@ pub mod instance;
 pub mod instance_data;
 pub mod known_problems;
 pub mod log;
-pub mod pyjson;
+/// Python-compatible JSON text; it lives in ci_pyval, beside `repr`.
+pub use ci_pyval::pyjson;
 pub mod query;
 pub mod sem;
 pub mod stage_lock;

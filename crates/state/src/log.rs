@@ -298,6 +298,38 @@ pub fn event_finish(name: &str, result: EventResult, desc: &str) {
     log::debug!(target: "handlers.py", "finish: {name}: {}: {desc}", result.as_str());
 }
 
+/// [`config_logfiles`] of a merged configuration: its `def_log_file`
+/// (default `/var/log/cloud-init.log`) and the files its `output` targets
+/// name (a string, a list, or a map per stage).
+pub fn config_logfiles_of(host: &ci_host::Host, cfg: &serde_json::Value) -> Vec<PathBuf> {
+    use serde_json::Value;
+    let outputs: Vec<String> = match cfg.get("output") {
+        Some(Value::Object(m)) => m
+            .values()
+            .flat_map(|v| match v {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                Value::Object(o) => o
+                    .values()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    config_logfiles(
+        host,
+        cfg.get("def_log_file")
+            .and_then(Value::as_str)
+            .or(Some("/var/log/cloud-init.log")),
+        &outputs,
+    )
+}
+
 /// Log files to delete for `clean --logs` (`util.get_config_logfiles`):
 /// `def_log_file`, the file of each `output` target (`>> F`, `> F`,
 /// `| tee -a F`) and their rotated siblings (`F*` regular files), on the

@@ -144,48 +144,15 @@ pub trait Systemd {
 }
 
 /// [`Systemd`] through `systemctl` on the host. With `wait`, a failing
-/// systemctl is retried every 0.25 s as upstream does while waiting.
+/// systemctl is retried every 0.25 s as upstream does while waiting, until
+/// `deadline` if there is one (upstream would retry forever).
 pub struct Systemctl<'a> {
-    pub host: &'a Host,
-    pub wait: bool,
-}
-
-impl Systemctl<'_> {
-    fn query(&self, args: &[&str]) -> Result<String, String> {
-        let mut argv = vec!["systemctl"];
-        argv.extend_from_slice(args);
-        loop {
-            match self.host.run(&Cmd::new(argv.clone())) {
-                Ok(out) => return Ok(out.stdout_str().trim().to_string()),
-                Err(e) if !self.wait => return Err(e.to_string()),
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
-            }
-        }
-    }
-}
-
-impl Systemd for Systemctl<'_> {
-    fn show_environment(&self) -> Option<String> {
-        self.query(&["show-environment"]).ok()
-    }
-    fn show_unit(&self, unit: &str) -> Result<String, String> {
-        self.query(&[
-            "show",
-            "--property=ActiveState,UnitFileState,SubState,MainPID",
-            unit,
-        ])
-    }
-}
-
-/// [`Systemctl`] whose retries while waiting stop at `deadline`; after it a
-/// failing systemctl is reported as failed (upstream would retry forever).
-pub struct SystemctlUntil<'a> {
     pub host: &'a Host,
     pub wait: bool,
     pub deadline: Option<Instant>,
 }
 
-impl SystemctlUntil<'_> {
+impl Systemctl<'_> {
     fn query(&self, args: &[&str]) -> Result<String, String> {
         let mut argv = vec!["systemctl"];
         argv.extend_from_slice(args);
@@ -202,7 +169,7 @@ impl SystemctlUntil<'_> {
     }
 }
 
-impl Systemd for SystemctlUntil<'_> {
+impl Systemd for Systemctl<'_> {
     fn show_environment(&self) -> Option<String> {
         self.query(&["show-environment"]).ok()
     }

@@ -2,7 +2,7 @@
 //! us compare byte-for-byte with upstream's and tools that diff them (or
 //! grep them) keep working: `ensure_ascii` escaping, float `repr`, empty
 //! containers inline, optional indent and key sorting. Bytes (YAML
-//! `!!binary`, carried as `ci_yaml::binary` strings) come out as
+//! `!!binary`, carried as `crate::binary` strings) come out as
 //! `"ci-b64:<base64>"`, what upstream's `json_serialize_default` writes.
 
 use serde_json::{Map, Number, Value};
@@ -65,7 +65,7 @@ fn write_value(out: &mut String, v: &Value, style: &Style, level: usize) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => out.push_str(&number(n)),
-        Value::String(s) => match ci_yaml::binary::base64_of(s) {
+        Value::String(s) => match crate::binary::base64_of(s) {
             Some(b64) => write_str(out, &format!("ci-b64:{b64}")),
             None => write_str(out, s),
         },
@@ -153,7 +153,7 @@ pub fn float_repr(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    ci_pyval::float_repr(x)
+    crate::float_repr(x)
 }
 
 #[cfg(test)]
@@ -181,7 +181,8 @@ mod tests {
 
     #[test]
     fn bytes_as_ci_b64() {
-        let v = json!({"a": ci_yaml::binary::encode(b"hello"), "b": [ci_yaml::binary::encode(&[0xff])]});
+        let v =
+            json!({"a": crate::binary::encode(b"hello"), "b": [crate::binary::encode(&[0xff])]});
         // What upstream's atomic_helper.json_dumps writes for b'hello' / [b'\xff'].
         assert_eq!(
             json_dumps(&v),
