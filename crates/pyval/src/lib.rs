@@ -11,6 +11,7 @@
 //!   [`cfg_bool`], [`cfg_bool_opt`], [`cfg_str`]: upstream's `util`
 //!   boolean helpers; [`loose_bool`] is this project's laxer flag reading.
 //! - [`str_list`]: a comma-separated string or a list as strings.
+//! - [`splitlines`]: `str.splitlines()`, Python's line boundaries.
 //! - [`abspath`]: `os.path.abspath` from `/`.
 //! - [`digest`]: `md5`, `sha256`, `hex`.
 //! - [`gzip`]: `gzip.decompress`, bounded.
@@ -25,6 +26,7 @@ pub mod binary;
 mod boolean;
 pub mod digest;
 pub mod gzip;
+mod lines;
 mod list;
 mod path;
 pub mod pyjson;
@@ -33,6 +35,7 @@ mod value;
 pub use boolean::{
     cfg_bool, cfg_bool_opt, cfg_str, is_false, is_true, is_true_with, loose_bool, translate_bool,
 };
+pub use lines::splitlines;
 pub use list::str_list;
 pub use path::abspath;
 pub use value::{float_repr, py_list, py_quote, py_repr, py_str, py_type, truthy};

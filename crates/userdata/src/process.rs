@@ -196,7 +196,7 @@ impl Processor<'_, '_> {
             ));
         }
         let mut once = false;
-        for line in py_splitlines(content) {
+        for line in ci_pyval::splitlines(content) {
             let lower = line.to_ascii_lowercase();
             let mut line = line;
             if lower.starts_with("#include-once") {
@@ -454,43 +454,6 @@ pub(crate) fn py_int(v: &Value) -> Option<i64> {
     }
 }
 
-/// Python `str.splitlines()` (without the line ends).
-fn py_splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{0b}'
-                | '\u{0c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if !is_break {
-            continue;
-        }
-        out.push(&s[start..i]);
-        let mut next = i + c.len_utf8();
-        if c == '\r' {
-            if let Some(&(j, '\n')) = chars.peek() {
-                chars.next();
-                next = j + 1;
-            }
-        }
-        start = next;
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
-
 /// upstream's launch-index filter: parts whose `Launch-Index` is set and
 /// differs from `want` are dropped.
 pub(crate) fn filter_launch_index(parts: Vec<Part>, want: i64) -> Vec<Part> {
@@ -522,7 +485,7 @@ mod tests {
         assert_eq!(py_int(&json!(1.9)), Some(1));
         assert_eq!(py_int(&json!(true)), Some(1));
         assert_eq!(
-            py_splitlines("a\r\nb\rc\n\nd"),
+            ci_pyval::splitlines("a\r\nb\rc\n\nd"),
             vec!["a", "b", "c", "", "d"]
         );
     }
