@@ -7,8 +7,12 @@
 #   make deb     build and docs, then the Debian package: exactly one
 #                target/debian/cloud-init-rs_<version>_<arch>.deb
 #   make lintian make deb, then lintian on it (tools/lintian.sh)
+#   make static  one statically linked x86_64 executable (glibc, crt-static),
+#                target/static/cloud-init; cloud-id, cloud-init-per,
+#                cloud-init-generator and ds-identify are links to it
+#                (docs/packaging.md, "Static binary")
 #   make test    the test suite (tools/test.sh)
-#   make clean   cargo clean and remove target/debian
+#   make clean   cargo clean and remove target/debian, target/docs, target/static
 
 CARGO ?= cargo
 CARGO_TARGET_DIR ?= $(CURDIR)/target
@@ -16,13 +20,29 @@ export CARGO_TARGET_DIR
 DEB_DIR ?= $(CURDIR)/target/debian
 DOCS_DIR ?= $(CURDIR)/target/docs
 BINS := cloud-init cloud-id cloud-init-per cloud-init-generator
+STATIC_TARGET ?= x86_64-unknown-linux-gnu
+STATIC_DIR ?= $(CURDIR)/target/static
 
-.PHONY: all build docs deb lintian test clean
+.PHONY: all build static docs deb lintian test clean
 
 all: build
 
 build:
 	$(CARGO) build --release -p ci-cli $(addprefix --bin ,$(BINS))
+
+# The explicit --target keeps RUSTFLAGS off build scripts and proc-macros,
+# which the compiler loads and which must stay dynamic. The binary lands in
+# $(CARGO_TARGET_DIR)/$(STATIC_TARGET)/release, apart from the dynamic ones of
+# `build`. A program interpreter (PT_INTERP) would mean it is not static.
+static:
+	RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release \
+		--target $(STATIC_TARGET) -p ci-cli --bin cloud-init
+	mkdir -p "$(STATIC_DIR)"
+	cp "$(CARGO_TARGET_DIR)/$(STATIC_TARGET)/release/cloud-init" "$(STATIC_DIR)/cloud-init.new"
+	mv "$(STATIC_DIR)/cloud-init.new" "$(STATIC_DIR)/cloud-init"
+	@if command -v file >/dev/null; then file "$(STATIC_DIR)/cloud-init"; fi
+	@! readelf -l "$(STATIC_DIR)/cloud-init" 2>/dev/null | grep -q 'INTERP' || \
+		{ echo "static: $(STATIC_DIR)/cloud-init has a program interpreter" >&2; exit 1; }
 
 # Release profile too, so the example reuses the dependencies `build` compiled.
 docs:
@@ -41,4 +61,4 @@ test:
 
 clean:
 	$(CARGO) clean
-	rm -rf "$(DEB_DIR)" "$(DOCS_DIR)"
+	rm -rf "$(DEB_DIR)" "$(DOCS_DIR)" "$(STATIC_DIR)"

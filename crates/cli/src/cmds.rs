@@ -15,8 +15,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 fn argv0() -> String {
-    std::env::args()
+    // args_os: a name that is not UTF-8 must not panic.
+    std::env::args_os()
         .next()
+        .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "cloud-init".into())
 }
 

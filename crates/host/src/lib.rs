@@ -175,15 +175,18 @@ impl Host {
 
     /// The seconds-since-boot field of `<root>/proc/uptime`, as text. A
     /// sandbox root without one shares this machine's kernel, so this
-    /// machine's `/proc/uptime` answers instead.
+    /// machine's `/proc/uptime` answers instead. Without /proc at all (a
+    /// bare chroot, an early boot) the kernel's boot clock, which is what
+    /// that field shows: with 0 every stage would look never started.
     pub fn uptime_text(&self) -> Option<String> {
         let first = |s: String| s.split_whitespace().next().map(str::to_string);
         match self.read_to_string("/proc/uptime") {
             Ok(s) => first(s),
-            Err(_) if self.is_sandbox() => {
-                std::fs::read_to_string("/proc/uptime").ok().and_then(first)
-            }
-            Err(_) => None,
+            Err(_) if self.is_sandbox() => std::fs::read_to_string("/proc/uptime")
+                .ok()
+                .and_then(first)
+                .or_else(boot_clock_text),
+            Err(_) => boot_clock_text(),
         }
     }
 
@@ -207,16 +210,38 @@ impl Host {
 
     /// True when the agent runs as root (owner of `/proc/self` is our euid).
     pub fn running_as_root() -> bool {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false)
+        // The effective uid itself: /proc may not be mounted (a bare chroot).
+        rustix::process::geteuid().is_root()
     }
+}
+
+/// `CLOCK_BOOTTIME` as `/proc/uptime` prints it (seconds, two decimals).
+#[cfg(target_os = "linux")]
+fn boot_clock_text() -> Option<String> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let secs = t.tv_sec as f64 + t.tv_nsec as f64 / 1e9;
+    (secs > 0.0).then(|| format!("{secs:.2}"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn boot_clock_text() -> Option<String> {
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn boot_clock_matches_proc_uptime() {
+        let Ok(proc) = std::fs::read_to_string("/proc/uptime") else {
+            return;
+        };
+        let proc: f64 = proc.split_whitespace().next().unwrap().parse().unwrap();
+        let clock: f64 = boot_clock_text().unwrap().parse().unwrap();
+        assert!((clock - proc).abs() < 5.0, "{clock} vs {proc}");
+    }
 
     #[test]
     fn path_stays_under_root() {
