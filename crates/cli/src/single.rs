@@ -51,8 +51,10 @@ const READY: &[u8] = b"ready";
 /// Longest message either side sends; the answer is a short fixed text.
 const MAX_MSG: usize = 512;
 
-fn share_dir(host: &Host) -> PathBuf {
-    host.resolve(SHARE_DIR)
+/// The socket folder inside the root: links in the image are followed
+/// inside it, never out (the main process creates, chmods and binds here).
+fn share_dir(host: &Host) -> io::Result<PathBuf> {
+    host.try_resolve(SHARE_DIR)
 }
 
 fn stage_socket(dir: &Path, stage: &str) -> PathBuf {
@@ -95,7 +97,13 @@ fn parse_answer(text: &str) -> Option<(&str, i32)> {
 
 /// `cloud-init --all-stages`.
 pub(crate) fn all_stages(host: &Host) -> i32 {
-    let dir = share_dir(host);
+    let dir = match share_dir(host) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cloud-init: cannot resolve {SHARE_DIR}: {e}");
+            return 1;
+        }
+    };
     let sockets = match bind_all(&dir) {
         Ok(s) => s,
         Err(e) => {
@@ -301,7 +309,7 @@ pub(crate) fn hand_off(host: &Host, stage: &str) -> Option<i32> {
     if std::env::var_os(IN_MAIN_ENV).is_some() {
         return None;
     }
-    let dir = share_dir(host);
+    let dir = share_dir(host).ok()?;
     let target = stage_socket(&dir, stage);
     let is_socket = std::fs::symlink_metadata(&target)
         .map(|m| m.file_type().is_socket())
