@@ -45,12 +45,21 @@ pub fn debian_root() -> Option<PathBuf> {
     }
 }
 
-/// A temporary directory under /var/tmp holding a copy of `base` as `root`
+/// Where sandbox roots are copied: `CIRS_SCRATCH` when set (tools/test.sh
+/// mounts a tmpfs there, because hundreds of 200 MB copies to disk were most of
+/// the differential harness's time), else /var/tmp.
+pub fn scratch() -> PathBuf {
+    std::env::var_os("CIRS_SCRATCH")
+        .filter(|s| Path::new(s).is_dir())
+        .map_or_else(|| PathBuf::from("/var/tmp"), PathBuf::from)
+}
+
+/// A temporary directory under [`scratch`] holding a copy of `base` as `root`
 /// (removed with the directory).
 pub fn copy_root(base: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix(prefix)
-        .tempdir_in("/var/tmp")
+        .tempdir_in(scratch())
         .unwrap();
     let root = dir.path().join("root");
     let st = Command::new("cp")
