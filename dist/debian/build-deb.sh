@@ -5,7 +5,9 @@
 #                                 [--stage DIR] [--version V] [--arch A]
 #                                 [--layout-only]
 #
-#   --bin-dir      holds cloud-init, cloud-id, cloud-init-per, cloud-init-generator
+#   --bin-dir      holds the cloud-init executable; cloud-id, cloud-init-per, the
+#                  generator and ds-identify are links to it (it runs the program
+#                  it is named as)
 #   --docs-dir     output of `cargo run -p ci-cli --example gen-docs -- DIR`:
 #                  man/*.1 and completions/ (make deb passes it; without it
 #                  the package has no man pages or completions)
@@ -35,9 +37,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$bin_dir" ] || { echo "build-deb: --bin-dir is required" >&2; exit 2; }
-for b in cloud-init cloud-id cloud-init-per cloud-init-generator; do
-    [ -x "$bin_dir/$b" ] || { echo "build-deb: missing executable $bin_dir/$b" >&2; exit 1; }
-done
+[ -x "$bin_dir/cloud-init" ] || { echo "build-deb: missing executable $bin_dir/cloud-init" >&2; exit 1; }
 if [ -z "$version" ]; then
     version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$repo/Cargo.toml")
     [ -n "$version" ] || { echo "build-deb: no version in $repo/Cargo.toml" >&2; exit 1; }
@@ -69,19 +69,18 @@ inst() { # mode src dest
     chmod "$1" "$pkg/$3"
 }
 
-for b in cloud-init cloud-id cloud-init-per; do
-    inst 0755 "$bin_dir/$b" "usr/bin/$b"
-done
-inst 0755 "$bin_dir/cloud-init-generator" usr/lib/systemd/system-generators/cloud-init-generator
+inst 0755 "$bin_dir/cloud-init" usr/bin/cloud-init
 # Cargo strips symbols; drop the compiler's .comment and .note too, as dh_strip does.
 if command -v strip >/dev/null 2>&1; then
-    strip --remove-section=.comment --remove-section=.note \
-        "$pkg"/usr/bin/* "$pkg"/usr/lib/systemd/system-generators/cloud-init-generator
+    strip --remove-section=.comment --remove-section=.note "$pkg/usr/bin/cloud-init"
 fi
-# Scripts and people call ds-identify by upstream's path; the generator
-# behaves as ds-identify when started under that name.
-mkdir -p "$pkg/usr/lib/cloud-init"
-ln -s ../systemd/system-generators/cloud-init-generator "$pkg/usr/lib/cloud-init/ds-identify"
+# One executable: every other program is a link named for it. ds-identify keeps
+# upstream's path, which scripts and people call.
+ln -s cloud-init "$pkg/usr/bin/cloud-id"
+ln -s cloud-init "$pkg/usr/bin/cloud-init-per"
+mkdir -p "$pkg/usr/lib/systemd/system-generators" "$pkg/usr/lib/cloud-init"
+ln -s ../../../bin/cloud-init "$pkg/usr/lib/systemd/system-generators/cloud-init-generator"
+ln -s ../../bin/cloud-init "$pkg/usr/lib/cloud-init/ds-identify"
 for u in cloud-init-local.service cloud-init-network.service cloud-config.service \
          cloud-final.service cloud-init.target cloud-config.target \
          cloud-init-hotplugd.socket cloud-init-hotplugd.service cloud-init-main.service; do
@@ -143,7 +142,7 @@ fi
 
 # Shared libraries the binaries load, as Debian package names; the libc6
 # minimum is the newest GLIBC_ symbol version they use.
-needed=$(for b in "$pkg"/usr/bin/* "$pkg"/usr/lib/systemd/system-generators/*; do
+needed=$(for b in "$pkg"/usr/bin/cloud-init; do
     objdump -p "$b" 2>/dev/null | sed -n 's/^ *NEEDED *//p'
 done | sort -u)
 depends="" glibc=""
@@ -156,7 +155,7 @@ for lib in $needed; do
     case " $depends " in *" $d "*) ;; *) depends="$depends $d";; esac
 done
 if command -v objdump >/dev/null 2>&1; then
-    glibc=$(for b in "$pkg"/usr/bin/* "$pkg"/usr/lib/systemd/system-generators/*; do
+    glibc=$(for b in "$pkg"/usr/bin/cloud-init; do
         objdump -T "$b" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' || true
     done | sed 's/GLIBC_//' | sort -uV | tail -n 1)
 fi

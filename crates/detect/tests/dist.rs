@@ -273,17 +273,10 @@ fn openrc_scripts() {
     }
 }
 
-/// ELF stand-ins for the four binaries (the layout does not care what they do).
+/// An ELF stand-in for the one executable (the layout does not care what it does).
 fn fake_bins(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
-    for b in [
-        "cloud-init",
-        "cloud-id",
-        "cloud-init-per",
-        "cloud-init-generator",
-    ] {
-        fs::copy("/bin/true", dir.join(b)).unwrap();
-    }
+    fs::copy("/bin/true", dir.join("cloud-init")).unwrap();
 }
 
 fn build(args: &[&str]) -> std::process::Output {
@@ -324,12 +317,12 @@ const PACKAGE_FILES: &[&str] = &[
     "etc/init.d/cloud-final",
     "etc/init.d/cloud-init-local",
     "etc/init.d/cloud-init-network",
-    "usr/bin/cloud-id",
+    "usr/bin/cloud-id -> cloud-init",
     "usr/bin/cloud-init",
-    "usr/bin/cloud-init-per",
-    "usr/lib/cloud-init/ds-identify -> ../systemd/system-generators/cloud-init-generator",
+    "usr/bin/cloud-init-per -> cloud-init",
+    "usr/lib/cloud-init/ds-identify -> ../../bin/cloud-init",
     "usr/lib/cloud-init/hook-hotplug",
-    "usr/lib/systemd/system-generators/cloud-init-generator",
+    "usr/lib/systemd/system-generators/cloud-init-generator -> ../../../bin/cloud-init",
     "usr/lib/systemd/system/cloud-config.service",
     "usr/lib/systemd/system/cloud-config.target",
     "usr/lib/systemd/system/cloud-final.service",
@@ -419,10 +412,19 @@ fn package_layout_and_control() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &str| fs::metadata(pkg.join(p)).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode("usr/bin/cloud-init"), 0o755);
-    assert_eq!(
-        mode("usr/lib/systemd/system-generators/cloud-init-generator"),
-        0o755
-    );
+    // Every link resolves to the one executable.
+    for link in [
+        "usr/bin/cloud-id",
+        "usr/bin/cloud-init-per",
+        "usr/lib/systemd/system-generators/cloud-init-generator",
+        "usr/lib/cloud-init/ds-identify",
+    ] {
+        assert_eq!(
+            fs::canonicalize(pkg.join(link)).unwrap(),
+            fs::canonicalize(pkg.join("usr/bin/cloud-init")).unwrap(),
+            "{link}"
+        );
+    }
     assert_eq!(mode("DEBIAN/postinst"), 0o755);
     assert_eq!(mode("usr/lib/systemd/system/cloud-init.target"), 0o644);
     assert_eq!(mode("etc/cloud/cloud.cfg"), 0o644);
@@ -486,9 +488,15 @@ fn deb_build_leaves_exactly_one_package() {
     let listing = String::from_utf8_lossy(&c.stdout);
     let gen = listing
         .lines()
-        .find(|l| l.ends_with("./usr/lib/systemd/system-generators/cloud-init-generator"))
+        .find(|l| l.contains("./usr/lib/systemd/system-generators/cloud-init-generator "))
         .unwrap_or_else(|| panic!("{listing}"));
-    assert!(gen.starts_with("-rwxr-xr-x root/root"), "{gen}");
+    assert!(gen.starts_with("lrwxrwxrwx root/root"), "{gen}");
+    assert!(gen.ends_with(" -> ../../../bin/cloud-init"), "{gen}");
+    let exe = listing
+        .lines()
+        .find(|l| l.ends_with("./usr/bin/cloud-init"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(exe.starts_with("-rwxr-xr-x root/root"), "{exe}");
 }
 
 fn run_script(script: &str, root: &Path, args: &[&str]) {
