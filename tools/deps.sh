@@ -14,6 +14,8 @@ command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 command -v mcopy >/dev/null || need+=(mtools)
 # The package check (tools/lintian.sh, crates/cli/tests/help.rs).
 command -v lintian >/dev/null || need+=(lintian)
+# make rpm (rpmbuild) and the package tests that list its contents (rpm -qlp).
+command -v rpmbuild >/dev/null || need+=(rpm)
 # Temporary-networking tests: namespaces, a DHCP client, ps.
 command -v ip >/dev/null || need+=(iproute2)
 command -v dhcpcd >/dev/null || [ -x /usr/sbin/dhcpcd ] || need+=(dhcpcd-base)
