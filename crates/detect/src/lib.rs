@@ -69,6 +69,17 @@ pub fn main_with(args: &[String], env_root: Option<String>, stderr: &mut dyn std
         .is_some_and(|n| n == "ds-identify");
 
     if as_ds_identify {
+        // Upstream's script runs the detection whatever its arguments; a
+        // request for help must not write /run/cloud-init of this machine.
+        if rest.first().is_some_and(|a| a == "--help" || a == "-h") {
+            let _ = writeln!(
+                stderr,
+                "usage: ds-identify [--force]\n\nDecide which datasources cloud-init may use \
+                 (writes /run/cloud-init/cloud.cfg and ds-identify.log); --force ignores a \
+                 cached result."
+            );
+            return 0;
+        }
         let force = rest.first().is_some_and(|a| a == "--force");
         let res = ds_identify(&host, &env, force, rest);
         print_lines(stderr, &res.stderr);

@@ -216,3 +216,14 @@ fn binary_argv_forms() {
     assert_eq!(code, 1);
     assert!(err.starts_with("usage: "), "{err}");
 }
+
+#[test]
+fn ds_identify_help_prints_usage_and_writes_nothing() {
+    let (d, h) = root("ro", &["CIDATA"]);
+    for flag in ["--help", "-h"] {
+        let (code, err) = main_in(d.path(), &["/usr/lib/cloud-init/ds-identify", flag]);
+        assert_eq!(code, 0);
+        assert!(err.starts_with("usage: ds-identify [--force]"), "{err}");
+    }
+    assert!(!h.exists("/run/cloud-init"));
+}
