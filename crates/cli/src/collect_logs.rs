@@ -228,7 +228,11 @@ impl<'a> Collector<'a> {
         for log in ci_state::log::config_logfiles_of(self.host, cfg) {
             self.file(&log, "cloud-init log (def_log_file / output)", true)?;
         }
-        let etc = PathBuf::from("/etc/cloud");
+        let etc = PathBuf::from(if cfg!(target_os = "freebsd") {
+            "/usr/local/etc/cloud"
+        } else {
+            "/etc/cloud"
+        });
         let mut etc_files = Vec::new();
         walk(self.host, &etc, 0, &mut etc_files);
         for f in etc_files {

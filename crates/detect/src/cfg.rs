@@ -6,9 +6,22 @@
 use crate::shellish::{read_first_line, trim, unquote};
 use ci_host::Host;
 
-pub const CLOUD_CFG: &str = "/etc/cloud/cloud.cfg";
-pub const CLOUD_CFG_D: &str = "/etc/cloud/cloud.cfg.d";
-pub const DI_CFG: &str = "/etc/cloud/ds-identify.cfg";
+// FreeBSD's port installs under /usr/local (upstream's port patches the same).
+pub const CLOUD_CFG: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/cloud.cfg"
+} else {
+    "/etc/cloud/cloud.cfg"
+};
+pub const CLOUD_CFG_D: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/cloud.cfg.d"
+} else {
+    "/etc/cloud/cloud.cfg.d"
+};
+pub const DI_CFG: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/ds-identify.cfg"
+} else {
+    "/etc/cloud/ds-identify.cfg"
+};
 
 /// ds-identify's built-in search order when no `datasource_list` is
 /// configured (not the same order as the Python default list).

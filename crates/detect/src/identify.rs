@@ -16,7 +16,11 @@ pub const RUN_DIR: &str = "/run/cloud-init";
 pub const RUN_CFG: &str = "/run/cloud-init/cloud.cfg";
 pub const RESULT_FILE: &str = "/run/cloud-init/.ds-identify.result";
 pub const DI_LOG_FILE: &str = "/run/cloud-init/ds-identify.log";
-pub const DISABLED_MARKER: &str = "/etc/cloud/cloud-init.disabled";
+pub const DISABLED_MARKER: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/cloud-init.disabled"
+} else {
+    "/etc/cloud/cloud-init.disabled"
+};
 pub const MANUAL_CLEAN: &str = "/var/lib/cloud/instance/manual-clean";
 
 /// ds-identify's exit code.

@@ -21,7 +21,11 @@ pub const GEN_NET_CONFIG_FILES: [&str; 6] = [
 pub const GEN_SSH_CONFIG_FILES: [&str; 1] = ["/etc/ssh/sshd_config.d/50-cloud-init.conf"];
 
 /// Scripts run after cleaning.
-pub const CLEAN_RUNPARTS_DIR: &str = "/etc/cloud/clean.d";
+pub const CLEAN_RUNPARTS_DIR: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/clean.d"
+} else {
+    "/etc/cloud/clean.d"
+};
 
 pub const ETC_MACHINE_ID: &str = "/etc/machine-id";
 

@@ -19,8 +19,17 @@ impl Default for Paths {
     fn default() -> Self {
         Paths {
             cloud_dir: PathBuf::from("/var/lib/cloud"),
-            run_dir: PathBuf::from("/run/cloud-init"),
-            templates_dir: PathBuf::from("/etc/cloud/templates"),
+            // FreeBSD's port: /var/run and /usr/local (as its cloud.cfg says).
+            run_dir: PathBuf::from(if cfg!(target_os = "freebsd") {
+                "/var/run/cloud-init"
+            } else {
+                "/run/cloud-init"
+            }),
+            templates_dir: PathBuf::from(if cfg!(target_os = "freebsd") {
+                "/usr/local/etc/cloud/templates"
+            } else {
+                "/etc/cloud/templates"
+            }),
             instance_id: None,
         }
     }

@@ -45,7 +45,11 @@ use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
 /// The disable marker file image makers create.
-pub const DISABLED_FILE: &str = "/etc/cloud/cloud-init.disabled";
+pub const DISABLED_FILE: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/cloud-init.disabled"
+} else {
+    "/etc/cloud/cloud-init.disabled"
+};
 
 /// The units `status` inspects, in upstream's order.
 pub const UNITS: [&str; 5] = [

@@ -3,11 +3,25 @@
 
 use serde_json::{json, Value};
 
-pub const CLOUD_CONFIG: &str = "/etc/cloud/cloud.cfg";
-pub const DEFAULT_RUN_DIR: &str = "/run/cloud-init";
+// FreeBSD's port installs under /usr/local and runs in /var/run, as
+// upstream's port patches its settings to.
+pub const CLOUD_CONFIG: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/cloud.cfg"
+} else {
+    "/etc/cloud/cloud.cfg"
+};
+pub const DEFAULT_RUN_DIR: &str = if cfg!(target_os = "freebsd") {
+    "/var/run/cloud-init"
+} else {
+    "/run/cloud-init"
+};
 pub const DEFAULT_CLOUD_DIR: &str = "/var/lib/cloud";
 pub const DEFAULT_DOCS_DIR: &str = "/usr/share/doc/cloud-init/";
-pub const DEFAULT_TEMPLATES_DIR: &str = "/etc/cloud/templates/";
+pub const DEFAULT_TEMPLATES_DIR: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/cloud/templates/"
+} else {
+    "/etc/cloud/templates/"
+};
 /// Environment variable naming one more config file.
 pub const CFG_ENV_NAME: &str = "CLOUD_CFG";
 
