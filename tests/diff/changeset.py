@@ -54,6 +54,8 @@ CONTENT_NOISE = [
     "/var/log/btmp",
     "/var/lib/cloud/instances/*/sem/*",
     "/var/lib/cloud/sem/*",
+    # Once-per-boot markers of the network step hold a pid and a time.
+    "/run/cloud-init/sem/*",
     "/var/lib/cloud/instances/*/boot-finished",
     # Upstream's pickled datasource holds timestamps (ours is compared as JSON).
     "/var/lib/cloud/instances/*/obj.pkl",
@@ -145,7 +147,7 @@ def _normalise_host_pub(text):
     return f"{parts[0] if parts else ''} <key> {' '.join(parts[2:])}".rstrip() + "\n"
 
 
-CREATED_BY = re.compile(r"^(# Created by cloud-init)(?: v\. \S+)? on .*$", re.M)
+CREATED_BY = re.compile(r"^(# (?:Created|Added) by cloud-init)(?: v\. \S+)? on .*$", re.M)
 
 
 def normalise_content(path, text):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a copied root ready for one harness case, identically for upstream and ours:
-# our Debian cloud.cfg, the package's logging drop-in (nothing else in cloud.cfg.d),
+# our Debian cloud.cfg (or the case's own cloud.cfg), the package's logging drop-in (nothing else in cloud.cfg.d),
 # NoCloud only, a fixed image hostname and kernel command line, and the case's seed.
 # usage: tests/diff/prepare-root.sh ROOT CASE_DIR
 set -euo pipefail
@@ -18,12 +18,27 @@ install -m 0644 "$logging" "$root/etc/cloud/05_logging.cfg.harness"
 rm -rf "$root/etc/cloud/cloud.cfg.d" "$root/.harness-logging.cfg"
 mkdir -p "$root/etc/cloud/cloud.cfg.d"
 mv "$root/etc/cloud/05_logging.cfg.harness" "$root/etc/cloud/cloud.cfg.d/05_logging.cfg"
-install -m 0644 "$repo/dist/debian/cloud.cfg" "$root/etc/cloud/cloud.cfg"
+# A case may bring a whole cloud.cfg (a family's, as its package ships it).
+if [ -e "$case/cloud.cfg" ]; then
+    install -m 0644 "$case/cloud.cfg" "$root/etc/cloud/cloud.cfg"
+else
+    install -m 0644 "$repo/dist/debian/cloud.cfg" "$root/etc/cloud/cloud.cfg"
+fi
 printf 'datasource_list: [ NoCloud, None ]\n' > "$root/etc/cloud/cloud.cfg.d/90-harness.cfg"
 if [ -d "$case/cloud.cfg.d" ]; then
     cp "$case/cloud.cfg.d/"*.cfg "$root/etc/cloud/cloud.cfg.d/"
 fi
 printf 'image-host\n' > "$root/etc/hostname"
+# A case's `setup` script lays the root out further (a family's files), given
+# the root's path; it runs on this machine and must touch nothing outside it.
+if [ -f "$case/setup" ]; then
+    sh "$case/setup" "$root"
+fi
+# A case booted under systemd (its `case` file says `init: systemd`) gets the
+# directory both sides test for it; run-upstream.sh keeps it on its /run.
+if [ -f "$case/case" ] && grep -qx 'init: systemd' "$case/case"; then
+    mkdir -p "$root/run/systemd/system"
+fi
 # Read by ours under --root; upstream gets the same line through DEBUG_PROC_CMDLINE.
 mkdir -p "$root/proc"
 printf '%s\n' "$(cat "$repo/tests/diff/cmdline")" > "$root/proc/cmdline"

@@ -15,7 +15,10 @@ unshare --uts --net --mount --pid --fork --mount-proc sh -euc '
     mount --make-rprivate /
     hostname "$(cat "$root/etc/hostname")"
     mount -t proc proc "$root/proc"
+    systemd=0
+    if [ -d "$root/run/systemd/system" ]; then systemd=1; fi
     mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+    if [ $systemd = 1 ]; then mkdir -p "$root/run/systemd/system"; fi
     mkdir -p "$root/run/lock"
     for s in "init --local" "init" "modules --mode config" "modules --mode final"; do
         rc=0

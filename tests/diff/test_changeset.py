@@ -151,6 +151,16 @@ class Normalise(unittest.TestCase):
                                           "# Created by cloud-init v. 25.1.4 on Mon, 07 Dec 2026 06:17:01 +0000\nx\n")
         self.assertEqual(out, "# Created by cloud-init <version and date>\nx\n")
 
+    def test_added_by_line(self):
+        # The includedir line upstream appends to /etc/sudoers.
+        out = changeset.normalise_content("/etc/sudoers",
+                                          "x\n# Added by cloud-init v. 25.1.4 on Tue, 08 Dec 2026 03:08:57 +0000\n")
+        self.assertEqual(out, "x\n# Added by cloud-init <version and date>\n")
+
+    def test_run_semaphores_are_content_noise(self):
+        self.assertTrue(any(changeset.fnmatch.fnmatchcase("/run/cloud-init/sem/apply_network_config.once", p)
+                            for p in changeset.CONTENT_NOISE))
+
     def test_ordinary_content_is_untouched(self):
         self.assertEqual(changeset.normalise_content("/etc/hostname", "host 2026-12-07\n"), "host 2026-12-07\n")
 

@@ -103,7 +103,9 @@ pub fn network_config(
     }
     if ds.is_some() {
         let body = ci_state::pyjson::json_dumps(&netcfg) + "\n";
-        let file = paths.instance_file("network-config.json");
+        // Through the `instance` link, as upstream's get_ipath_cur: the run
+        // link names that path, not the instance's own directory.
+        let file = paths.instance_link().join("network-config.json");
         if let Err(e) = host.write_atomic(&file, body.as_bytes(), &WriteOpts::mode(0o600)) {
             log::warn!("Failed to write {}: {e}", file.display());
         }

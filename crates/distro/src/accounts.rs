@@ -119,15 +119,12 @@ impl Distro {
         Cmd::new(argv)
     }
 
-    /// FreeBSD `pw` with `-R DIR` when the root is not `/`.
-    fn pw_cmd(&self, host: &Host, args: &[&str]) -> Cmd {
+    /// FreeBSD `pw`, run inside the target as upstream runs it in a chroot
+    /// (a `--root` target is a FreeBSD tree, whose own `pw` edits its files).
+    fn pw_cmd(&self, _host: &Host, args: &[&str]) -> Cmd {
         let mut argv = vec!["pw".to_string()];
-        if host.is_sandbox() {
-            argv.push("-R".into());
-            argv.push(host.root().to_string_lossy().into_owned());
-        }
         argv.extend(args.iter().map(|s| s.to_string()));
-        Cmd::new(argv)
+        Cmd::new(argv).in_target()
     }
 
     /// Busybox `passwd` on Alpine (a symlink to bbsuid) when no shadow-utils:

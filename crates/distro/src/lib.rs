@@ -108,6 +108,21 @@ impl Distro {
         }
     }
 
+    /// The ssh daemon's service as the modules restart it: SUSE names it
+    /// itself whatever the config says (`sshd`, or `sshd.service` under
+    /// systemd), as upstream's openSUSE distro does.
+    pub fn ssh_service(&self, host: &ci_host::Host) -> String {
+        if self.family == Family::Suse {
+            let name = if self.uses_systemd(host) {
+                "sshd.service"
+            } else {
+                "sshd"
+            };
+            return name.into();
+        }
+        self.ssh_svcname()
+    }
+
     /// Where cloud-init's sudoers rules go.
     pub fn ci_sudoers_fn(&self) -> &'static str {
         match self.family {

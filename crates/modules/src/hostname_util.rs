@@ -293,52 +293,66 @@ pub(crate) enum Store {
     Hostnamectl,
     /// `HOSTNAME=` in `/etc/sysconfig/network` (RHEL without systemd).
     Sysconfig(String),
+    /// The bare name, no newline: SUSE's `previous-hostname` under systemd.
+    Bare(String),
+    /// OpenRC's `/etc/conf.d/hostname` (Gentoo without systemd): a
+    /// `HostnameConf` whose name is the line `hostname="<name>"`, read back
+    /// whole, as upstream does.
+    ConfD(String),
+    /// `hostname=` in the BSDs' `/etc/rc.conf`, which also stands in for
+    /// `previous-hostname` (upstream ignores the file it is given).
+    RcConf,
 }
 
 impl Store {
     /// The file upstream names in its messages.
     pub fn file(&self) -> &str {
         match self {
-            Store::File(p) | Store::Sysconfig(p) => p,
+            Store::File(p) | Store::Sysconfig(p) | Store::Bare(p) | Store::ConfD(p) => p,
             Store::Hostnamectl => "/etc/hostname",
+            Store::RcConf => crate::bsd_rc::RC_CONF,
         }
     }
 
     /// Where `previous-hostname` is kept on this family: the same format
-    /// as the system file, except that systemd machines use a plain file.
-    pub fn previous(&self, path: &str) -> Store {
+    /// as the system file, except that systemd machines use a plain file
+    /// (SUSE's holds the bare name).
+    pub fn previous(&self, path: &str, family: Family) -> Store {
         match self {
             Store::Sysconfig(_) => Store::Sysconfig(path.to_string()),
+            Store::ConfD(_) => Store::ConfD(path.to_string()),
+            Store::RcConf => Store::RcConf,
+            Store::Hostnamectl if family == Family::Suse => Store::Bare(path.to_string()),
             _ => Store::File(path.to_string()),
         }
     }
 }
 
-/// True when the target runs systemd. On a `--root` target nothing runs,
-/// so an installed systemd counts.
+/// True when the target runs systemd: upstream's test, `/run/systemd/system`
+/// is a directory. A `--root` target is judged the same way, as upstream
+/// judges a chroot (an image root has no `/run/systemd/system`, so it gets
+/// the files a machine without systemd reads).
 pub(crate) fn uses_systemd(host: &Host) -> bool {
-    if host.is_sandbox() {
-        host.exists("/usr/lib/systemd/systemd") || host.exists("/lib/systemd/systemd")
-    } else {
-        host.is_dir("/run/systemd/system")
-    }
+    host.is_dir("/run/systemd/system")
 }
 
 pub(crate) fn system_store(ctx: &Ctx) -> Result<Store, ModuleError> {
     let systemd = uses_systemd(ctx.host);
     Ok(match ctx.distro.family {
-        Family::RedHat if systemd && ctx.host.is_sandbox() => Store::File("/etc/hostname".into()),
+        // hostnamectl would rename this machine: without --machine-commands a
+        // --root target gets the file it writes instead.
+        Family::RedHat if systemd && !ctx.host.runs_machine_commands() => {
+            Store::File("/etc/hostname".into())
+        }
         Family::RedHat if systemd => Store::Hostnamectl,
         Family::RedHat => Store::Sysconfig("/etc/sysconfig/network".into()),
-        Family::Suse if systemd && ctx.host.is_sandbox() => Store::File("/etc/hostname".into()),
+        Family::Suse if systemd && !ctx.host.runs_machine_commands() => {
+            Store::File("/etc/hostname".into())
+        }
         Family::Suse if systemd => Store::Hostnamectl,
         Family::Suse => Store::File("/etc/HOSTNAME".into()),
-        Family::FreeBsd | Family::OpenBsd | Family::NetBsd => {
-            return Err(ModuleError::new(format!(
-                "setting the hostname on {} is not supported by cloud-init-rs yet",
-                ctx.distro.name
-            )))
-        }
+        Family::Gentoo if !systemd => Store::ConfD("/etc/conf.d/hostname".into()),
+        Family::FreeBsd | Family::OpenBsd | Family::NetBsd => Store::RcConf,
         _ => Store::File("/etc/hostname".into()),
     })
 }
@@ -346,7 +360,9 @@ pub(crate) fn system_store(ctx: &Ctx) -> Result<Store, ModuleError> {
 /// The name a store holds now (upstream's `_read_hostname`).
 pub(crate) fn read_store(ctx: &Ctx, store: &Store) -> Option<String> {
     match store {
-        Store::File(p) => read_hostname_file(ctx.host, p),
+        Store::File(p) | Store::Bare(p) | Store::ConfD(p) => read_hostname_file(ctx.host, p),
+        // This machine's kernel name is not a --root target's.
+        Store::Hostnamectl if ctx.host.is_sandbox() => Some(system_hostname(ctx.host)),
         Store::Hostnamectl => ctx
             .host
             .run(&Cmd::new(["hostname"]))
@@ -354,6 +370,7 @@ pub(crate) fn read_store(ctx: &Ctx, store: &Store) -> Option<String> {
             .map(|o| o.stdout_str().trim().to_string())
             .filter(|s| !s.is_empty()),
         Store::Sysconfig(p) => crate::sysconfig::read_key(ctx.host, p, "HOSTNAME"),
+        Store::RcConf => crate::bsd_rc::get(ctx.host, "hostname").ok().flatten(),
     }
 }
 
@@ -386,17 +403,26 @@ pub(crate) fn write_hostname_file(
 pub(crate) fn write_store(ctx: &Ctx, store: &Store, hostname: &str, opts: &HostOpts) -> ModResult {
     match store {
         Store::File(p) => write_hostname_file(ctx.host, p, hostname, opts.create_hostname_file),
+        Store::ConfD(p) => write_hostname_file(
+            ctx.host,
+            p,
+            &format!("hostname=\"{hostname}\""),
+            opts.create_hostname_file,
+        ),
+        Store::RcConf => crate::bsd_rc::set(ctx.host, "hostname", hostname),
+        Store::Bare(p) => {
+            ctx.host
+                .write_atomic(p, hostname.as_bytes(), &WriteOpts::mode(0o644))?;
+            Ok(())
+        }
         Store::Hostnamectl => {
             if opts.create_hostname_file {
                 ctx.host
-                    .run(&Cmd::new(["hostnamectl", "set-hostname", hostname]))?;
+                    .run(&Cmd::new(["hostnamectl", "set-hostname", hostname]).in_target())?;
             } else {
-                ctx.host.run(&Cmd::new([
-                    "hostnamectl",
-                    "set-hostname",
-                    "--transient",
-                    hostname,
-                ]))?;
+                ctx.host.run(
+                    &Cmd::new(["hostnamectl", "set-hostname", "--transient", hostname]).in_target(),
+                )?;
                 log::info!("create_hostname_file is False; hostname set transiently");
             }
             Ok(())
@@ -411,7 +437,11 @@ pub(crate) fn write_store(ctx: &Ctx, store: &Store, hostname: &str, opts: &HostO
 /// Set the running kernel's hostname (upstream's `_apply_hostname`); a
 /// failure is logged, not raised. Skipped on a `--root` target.
 pub(crate) fn apply_hostname(ctx: &Ctx, hostname: &str) {
-    if ctx.host.is_sandbox() {
+    // Arch asks hostnamed, which --machine-commands lets run in the target;
+    // `hostname` would rename the kernel this process runs on, so a --root
+    // target never gets it.
+    let arch_in_target = ctx.distro.family == Family::Arch && ctx.host.runs_machine_commands();
+    if ctx.host.is_sandbox() && !arch_in_target {
         log::info!(
             "Non-persistently setting the system hostname to {hostname} skipped for --root {}",
             ctx.host.root().display()
@@ -420,7 +450,9 @@ pub(crate) fn apply_hostname(ctx: &Ctx, hostname: &str) {
     }
     log::debug!("Non-persistently setting the system hostname to {hostname}");
     let cmd = match ctx.distro.family {
-        Family::Arch => Cmd::new(["hostnamectl", "--transient", "set-hostname", hostname]),
+        Family::Arch => {
+            Cmd::new(["hostnamectl", "--transient", "set-hostname", hostname]).in_target()
+        }
         _ => Cmd::new(["hostname", hostname]),
     };
     if let Err(e) = ctx.host.run(&cmd) {

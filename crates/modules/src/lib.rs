@@ -17,6 +17,7 @@ mod apt_configure;
 mod apt_pipelining;
 mod blockdev;
 mod bootcmd;
+mod bsd_rc;
 mod byobu;
 mod ca_certs;
 mod chef;

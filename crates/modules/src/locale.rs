@@ -32,7 +32,7 @@ pub fn handle(ctx: &Ctx) -> ModResult {
 }
 
 /// Upstream's `cloud.get_locale()`: the distro's current setting, else its
-/// default (`C.UTF-8` on Debian, `en_US.UTF-8` elsewhere).
+/// default (`C.UTF-8` on Debian and Alpine, `en_US.UTF-8` elsewhere).
 fn default_locale(ctx: &Ctx) -> String {
     match ctx.distro.family {
         Family::Debian => read_debian_locale(ctx.host).unwrap_or_else(|| "C.UTF-8".into()),
@@ -41,6 +41,7 @@ fn default_locale(ctx: &Ctx) -> String {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "en_US.UTF-8".into())
         }
+        Family::Alpine => "C.UTF-8".into(),
         _ => "en_US.UTF-8".into(),
     }
 }
@@ -84,18 +85,19 @@ fn apply_locale(ctx: &Ctx, locale: &str, out_fn: Option<&str>) -> ModResult {
             crate::sysconfig::update(ctx.host, path, "LANG", locale, ctx.version)?;
             Ok(())
         }
-        _ => {
-            if ctx.get("locale").is_some() || !ctx.args.is_empty() {
-                log::warn!(
-                    "Setting the locale on {} is not supported by cloud-init-rs yet; locale {locale} was not applied",
-                    ctx.distro.name
-                );
-            } else {
-                log::debug!(
-                    "Setting the locale on {} is not supported by cloud-init-rs yet",
-                    ctx.distro.name
-                );
-            }
+        Family::Arch => families::arch(ctx, locale, out_fn),
+        Family::Alpine => families::alpine(ctx, locale, out_fn),
+        Family::Gentoo => families::gentoo(ctx),
+        Family::FreeBsd => families::freebsd(ctx, locale),
+        Family::OpenBsd | Family::NetBsd => {
+            log::debug!("Cannot set the locale.");
+            Ok(())
+        }
+        Family::Other => {
+            log::warn!(
+                "Setting the locale on {} is not supported by cloud-init-rs yet; locale {locale} was not applied",
+                ctx.distro.name
+            );
             Ok(())
         }
     }
@@ -161,6 +163,8 @@ fn require_tool(host: &Host, prog: &str) -> ModResult {
         )))
     }
 }
+
+mod families;
 
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,16 @@ pub(crate) fn run_passthrough(host: &Host, cmd: &Cmd) -> Result<(), ModuleError>
             exec_error(&cmd.argv, "-", &e.to_string()),
         )
     })?;
+    if crate::subp::not_in_target(&out) {
+        return Err(ModuleError::with_class(
+            "ProcessExecutionError",
+            exec_error(
+                &cmd.argv,
+                "-",
+                &crate::subp::missing_program(cmd.argv.first().map_or("", String::as_str)),
+            ),
+        ));
+    }
     pass_on(&out);
     if out.status != 0 {
         return Err(ModuleError::with_class(

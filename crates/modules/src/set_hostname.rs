@@ -127,7 +127,11 @@ fn update_hostname(ctx: &Ctx, applying: &str, fqdn: &str, opts: &HostOpts) -> Mo
     let sys = system_store(ctx)?;
     let prev_path = ctx.paths.data_file("previous-hostname");
     let prev_path = prev_path.to_string_lossy().into_owned();
-    let prev_store = sys.previous(&prev_path);
+    let prev_store = sys.previous(&prev_path, ctx.distro.family);
+    if sys == Store::RcConf {
+        // Upstream reads rc.conf unguarded: a missing one fails the module.
+        crate::bsd_rc::get(ctx.host, "hostname")?;
+    }
     let prev = if ctx.host.exists(&prev_path) {
         read_store(ctx, &prev_store)
     } else {

@@ -122,7 +122,7 @@ fn bytes_error<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Option<Modul
 
 /// Set PasswordAuthentication; restart sshd only when it changed and is running.
 pub fn handle_ssh_pwauth(ctx: &Ctx, pw_auth: Option<&Value>) -> ModResult {
-    let service = ctx.distro.ssh_svcname();
+    let service = ctx.distro.ssh_service(ctx.host);
     let cfg_name = "PasswordAuthentication";
     if pw_auth.and_then(text).is_some() {
         deprecate(

@@ -47,6 +47,16 @@ pub(crate) fn missing_program(prog: &str) -> String {
     )
 }
 
+/// `chroot` could not find the program in a `--root` target: upstream, in
+/// the target itself, fails to exec it (`[Errno 2]`, no exit code).
+pub(crate) fn not_in_target(out: &CmdOutput) -> bool {
+    out.status == 127 && {
+        let err = out.stderr_str();
+        err.starts_with("chroot: failed to run command")
+            && err.contains("No such file or directory")
+    }
+}
+
 /// Runs `cmd` and requires an exit code in `rcs`; `shown` is how the
 /// command appears in the error text.
 pub(crate) fn run(
@@ -59,6 +69,10 @@ pub(crate) fn run(
         .runner()
         .execute(host, cmd)
         .map_err(|e| not_started(shown, &e.to_string()))?;
+    if not_in_target(&out) {
+        let prog = cmd.argv.first().map_or("", String::as_str);
+        return Err(not_started(shown, &missing_program(prog)));
+    }
     if rcs.contains(&out.status) {
         return Ok(out);
     }

@@ -232,6 +232,7 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
                 Vec::new()
             }
         };
+        known_user(host, name)?;
         sshutil::setup_user_keys(host, &sshutil::dedup(keys), name, None)
             .map_err(ModuleError::new)?;
     }
@@ -249,11 +250,24 @@ pub fn create_user(ctx: &Ctx, name: &str, kw: &Map<String, Value>, stamp: &Stamp
             let opts = DISABLE_USER_OPTS
                 .replace("$USER", &py_str(redirect))
                 .replace("$DISABLE_USER", name);
+            known_user(host, name)?;
             sshutil::setup_user_keys(host, &sshutil::dedup(cloud_keys), name, Some(&opts))
                 .map_err(ModuleError::new)?;
         }
     }
     Ok(())
+}
+
+/// Upstream looks the user up with `pwd.getpwnam` before installing keys: a
+/// user that was not created (its tool failed) is a `KeyError`.
+fn known_user(host: &ci_host::Host, name: &str) -> ModResult {
+    match host.user(name) {
+        Some(_) => Ok(()),
+        None => Err(ModuleError::with_class(
+            "KeyError",
+            format!("getpwnam(): name not found: {}", ci_pyval::py_quote(name)),
+        )),
+    }
 }
 
 /// Upstream matches each doas rule against a str pattern: a bytes rules

@@ -82,17 +82,75 @@ fn missing_tools_and_failing_tools_are_errors() {
 }
 
 #[test]
-fn rhel_writes_lang_and_unsupported_families_warn_only_when_asked() {
+fn rhel_writes_lang_and_alpine_a_profile_snippet() {
     logcap::init();
     let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "rhel"}}));
     handle(&env.ctx("locale")).unwrap();
     assert!(env
         .read("/etc/sysconfig/i18n")
         .ends_with("\nLANG=de_DE.UTF-8\n"));
+    // Alpine's default is C.UTF-8, written to the profile snippet musl reads.
     let env = TestEnv::new(json!({"system_info": {"distro": "alpine"}}));
     handle(&env.ctx("locale")).unwrap();
+    assert_eq!(
+        env.read("/etc/profile.d/50-cloud-init-locale.sh"),
+        "#\n# This file is created by cloud-init once per new instance boot\n#\n\
+         export CHARSET=UTF-8\nexport LANG=C.UTF-8\nexport LC_COLLATE=C\n"
+    );
     assert!(logcap::warnings().is_empty(), "{:?}", logcap::warnings());
-    let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "alpine"}}));
+}
+
+#[test]
+fn arch_writes_locale_gen_then_generates_and_selects() {
+    let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "arch"}}));
     handle(&env.ctx("locale")).unwrap();
-    assert_eq!(logcap::warnings().len(), 1);
+    let gen = env.read("/etc/locale.gen");
+    assert!(
+        gen.starts_with("# Created by cloud-init v. 25.1.4 on "),
+        "{gen}"
+    );
+    assert!(gen.ends_with("\nde_DE.UTF-8 UTF-8\n"), "{gen}");
+    assert_eq!(
+        env.rec.lines(),
+        ["locale-gen", "localectl set-locale de_DE.UTF-8"]
+    );
+}
+
+#[test]
+fn gentoo_generates_its_fixed_pair_whatever_is_asked() {
+    let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "gentoo"}}));
+    handle(&env.ctx("locale")).unwrap();
+    assert_eq!(
+        env.read("/etc/locale.gen"),
+        "C.UTF8 UTF-8\nen_US.UTF-8 UTF-8"
+    );
+    assert_eq!(env.mode("/etc/locale.gen"), 0o644);
+    assert_eq!(
+        env.rec.lines(),
+        ["locale-gen", "eselect locale set en_US.UTF-8"]
+    );
+}
+
+#[test]
+fn freebsd_sets_lang_on_the_default_login_class() {
+    let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "freebsd"}}));
+    let err = handle(&env.ctx("locale")).unwrap_err();
+    assert_eq!(err.py_class(), "FileNotFoundError");
+    env.write("/etc/login.conf", "# classes\ndefault:\\\n\t:umask=022:\n");
+    handle(&env.ctx("locale")).unwrap();
+    assert_eq!(
+        env.read("/etc/login.conf"),
+        "# classes\ndefault:lang=de_DE.UTF-8:\\\n\t:umask=022:\n"
+    );
+    assert_eq!(
+        env.read("/etc/login.conf.orig"),
+        "# classes\ndefault:\\\n\t:umask=022:\n"
+    );
+    assert_eq!(env.rec.lines(), ["cap_mkdb /etc/login.conf"]);
+    // A failing cap_mkdb puts the old file back.
+    let env = TestEnv::new(json!({"locale": "de_DE.UTF-8", "system_info": {"distro": "freebsd"}}));
+    env.write("/etc/login.conf", "default:\\\n");
+    env.rec.answer("cap_mkdb", 1, b"");
+    handle(&env.ctx("locale")).unwrap();
+    assert_eq!(env.read("/etc/login.conf"), "default:\\\n");
 }

@@ -96,17 +96,27 @@ fn rhel_without_systemd_uses_sysconfig_and_prefers_fqdn() {
 }
 
 #[test]
-fn bsd_is_a_clear_error() {
-    let env = TestEnv::new(json!({"hostname": "h", "system_info": {"distro": "freebsd"}}));
+fn bsd_keeps_the_name_in_rc_conf() {
+    let env = TestEnv::new(
+        json!({"hostname": "h2", "fqdn": "h2.example.test", "system_info": {"distro": "freebsd"}}),
+    );
+    // No rc.conf: upstream's OSError, named in the SetHostnameError. FreeBSD
+    // keeps the fqdn (prefer_fqdn_over_hostname).
     let err = handle(&env.ctx("set_hostname")).unwrap_err();
     assert_eq!(err.py_class(), "SetHostnameError");
     assert!(
-        err.to_string().starts_with("Failed to set the hostname to"),
+        err.to_string()
+            .ends_with(": [Errno 2] No such file or directory: '/etc/rc.conf'"),
         "{err}"
     );
-    assert!(
-        err.to_string().contains("not supported by cloud-init-rs"),
-        "{err}"
+    let env = TestEnv::new(
+        json!({"hostname": "h2", "fqdn": "h2.example.test", "system_info": {"distro": "freebsd"}}),
+    );
+    env.write("/etc/rc.conf", "hostname=\"old\"\nsshd_enable=\"YES\"\n");
+    handle(&env.ctx("set_hostname")).unwrap();
+    assert_eq!(
+        env.read("/etc/rc.conf"),
+        "hostname=h2.example.test\nsshd_enable=\"YES\"\n"
     );
 }
 

@@ -59,10 +59,16 @@ fn args_win_and_rhel_without_systemd_uses_sysconfig_clock() {
         .read("/etc/sysconfig/clock")
         .ends_with("\nZONE=Europe/Berlin\n"));
     assert_eq!(env.read("/etc/localtime"), "TZif-berlin");
-    // With systemd installed in the target: a link, no clock file needed.
+    // Installed is not running: upstream asks /run/systemd/system.
     let env = TestEnv::new(json!({"timezone": "UTC", "system_info": {"distro": "rhel"}}));
     zoneinfo(&env);
     env.write_mode("/usr/lib/systemd/systemd", "", 0o755);
+    handle(&env.ctx("timezone")).unwrap();
+    assert!(env.host.exists("/etc/sysconfig/clock"));
+    // With systemd running in the target: a link, no clock file needed.
+    let env = TestEnv::new(json!({"timezone": "UTC", "system_info": {"distro": "rhel"}}));
+    zoneinfo(&env);
+    env.write("/run/systemd/system/.running", "");
     env.write("/etc/localtime", "old");
     handle(&env.ctx("timezone")).unwrap();
     assert_eq!(

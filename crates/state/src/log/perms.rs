@@ -9,11 +9,12 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 
 /// The entries of `syslog_fix_perms`: a list, or one value taken as a
-/// one-item list; nothing when the key is unset or empty (Python falsy).
+/// one-item list. Unset or empty (Python falsy) is upstream's `[{}]`: one
+/// entry naming no user and no group, which changes nothing and succeeds.
 pub fn entries(v: Option<&Value>) -> Vec<String> {
     match v {
-        None => Vec::new(),
-        Some(v) if !ci_pyval::truthy(v) => Vec::new(),
+        None => vec![String::new()],
+        Some(v) if !ci_pyval::truthy(v) => vec![String::new()],
         Some(Value::Array(items)) => items.iter().map(ci_pyval::py_str).collect(),
         Some(other) => vec![ci_pyval::py_str(other)],
     }
@@ -131,10 +132,9 @@ mod tests {
 
     #[test]
     fn entries_follow_python_truthiness() {
-        assert!(entries(None).is_empty());
-        assert!(entries(Some(&json!(null))).is_empty());
-        assert!(entries(Some(&json!([]))).is_empty());
-        assert!(entries(Some(&json!(""))).is_empty());
+        for falsy in [None, Some(json!(null)), Some(json!([])), Some(json!(""))] {
+            assert_eq!(entries(falsy.as_ref()), [""], "{falsy:?}");
+        }
         assert_eq!(entries(Some(&json!("root:adm"))), ["root:adm"]);
         assert_eq!(
             entries(Some(&json!(["syslog:adm", "root:adm"]))),
@@ -197,5 +197,13 @@ mod tests {
             apply(&h, &f, "/var/log/cloud-init.log", &[]).unwrap_err(),
             "Failed changing perms on '/var/log/cloud-init.log'. tried: . None"
         );
+        // `syslog_fix_perms: null` (RHEL's cloud.cfg) changes nothing, quietly.
+        apply(
+            &h,
+            &f,
+            "/var/log/cloud-init.log",
+            &entries(Some(&json!(null))),
+        )
+        .unwrap();
     }
 }
