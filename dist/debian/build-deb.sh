@@ -174,6 +174,7 @@ dep_list="$dep_list, passwd, mount, locales, dhcpcd-base | udhcpc"
 mkdir -p "$pkg/DEBIAN"
 inst 0755 "$dist/debian/postinst" DEBIAN/postinst
 inst 0755 "$dist/debian/postrm" DEBIAN/postrm
+inst 0644 "$dist/debian/triggers" DEBIAN/triggers
 (cd "$pkg" && find etc -type f | sort | sed 's#^#/#') > "$pkg/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 cat > "$pkg/DEBIAN/control" <<CONTROL

@@ -309,6 +309,7 @@ const PACKAGE_FILES: &[&str] = &[
     "DEBIAN/md5sums",
     "DEBIAN/postinst",
     "DEBIAN/postrm",
+    "DEBIAN/triggers",
     "etc/cloud/cloud.cfg",
     "etc/cloud/cloud.cfg.d/05_logging.cfg",
     "etc/cloud/cloud.cfg.d/README",
@@ -624,4 +625,33 @@ fn systemd_accepts_the_units() {
         })
         .collect();
     assert!(problems.is_empty(), "{text}");
+}
+
+/// Replacing Debian's cloud-init: its postrm has made the init.d scripts of
+/// its names (ours now) non-executable by the time our postinst runs.
+#[test]
+fn postinst_makes_the_init_scripts_executable_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let initd = root.join("etc/init.d");
+    fs::create_dir_all(&initd).unwrap();
+    for s in ["cloud-init-local", "cloud-config", "cloud-final"] {
+        fs::write(initd.join(s), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(initd.join(s), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    run_script("postinst", root, &["configure"]);
+    for s in ["cloud-init-local", "cloud-config", "cloud-final"] {
+        let mode = fs::metadata(initd.join(s)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "{s}");
+    }
+    // A script that is not there is not created.
+    assert!(!initd.join("cloud-init-network").exists());
+    // The trigger that repairs the links after a purge of the replaced package.
+    let triggers = fs::read_to_string(dist("debian/triggers")).unwrap();
+    assert!(triggers
+        .lines()
+        .any(|l| l == "interest-noawait /etc/init.d/cloud-init-main"));
+    let postinst = fs::read_to_string(dist("debian/postinst")).unwrap();
+    assert!(postinst.contains("|triggered)"), "{postinst}");
 }
