@@ -3,19 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod pkgtest;
+
 use ci_detect::{GeneratorDirs, CLOUD_SYSTEM_TARGET, GENERATOR_PATH};
+use pkgtest::{dist, fake_exe, out_dir_with_old, render_hosts_template, repo, systemd_verify};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn dist(p: &str) -> PathBuf {
-    repo().join("dist").join(p)
-}
 
 /// `(key, value)` settings of a unit file; list-valued keys split on blanks.
 fn unit_settings(unit: &str) -> BTreeSet<(String, String)> {
@@ -273,12 +268,6 @@ fn openrc_scripts() {
     }
 }
 
-/// An ELF stand-in for the one executable (the layout does not care what it does).
-fn fake_bins(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    fs::copy("/bin/true", dir.join("cloud-init")).unwrap();
-}
-
 fn build(args: &[&str]) -> std::process::Output {
     Command::new("sh")
         .arg(dist("debian/build-deb.sh"))
@@ -343,7 +332,7 @@ const PACKAGE_FILES: &[&str] = &[
 fn package_layout_and_control() {
     let tmp = tempfile::tempdir().unwrap();
     let bins = tmp.path().join("bins");
-    fake_bins(&bins);
+    fake_exe(&bins);
     let stage = tmp.path().join("stage");
     let out = build(&[
         "--bin-dir",
@@ -447,11 +436,8 @@ fn deb_build_leaves_exactly_one_package() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let bins = tmp.path().join("bins");
-    fake_bins(&bins);
-    let out_dir = tmp.path().join("debian");
-    fs::create_dir_all(&out_dir).unwrap();
-    fs::write(out_dir.join("cloud-init-rs_0.0.1_amd64.deb"), b"old").unwrap();
-    fs::write(out_dir.join("unrelated.txt"), b"keep").unwrap();
+    fake_exe(&bins);
+    let out_dir = out_dir_with_old(tmp.path(), "debian", "cloud-init-rs_0.0.1_amd64.deb");
     let out = build(&[
         "--bin-dir",
         bins.to_str().unwrap(),
@@ -572,18 +558,7 @@ fn maintainer_scripts_enable_and_purge_the_stages() {
 
 #[test]
 fn hosts_template_renders_as_upstream() {
-    let text = fs::read_to_string(dist("debian/templates/hosts.debian.tmpl")).unwrap();
-    let (first, body) = text.split_once('\n').unwrap();
-    assert_eq!(first, "## template:jinja");
-    let vars = serde_json::json!({"hostname": "vm1", "fqdn": "vm1.example.org"});
-    // Upstream's Jinja drops the source's final newline and its templater
-    // adds one back when the source ended with one; this renderer keeps
-    // newlines, so render without it and add it, as the agent does.
-    let (src, add) = match body.strip_suffix('\n') {
-        Some(s) => (s, "\n"),
-        None => (body, ""),
-    };
-    let got = ci_userdata::render_jinja_body(src, &vars).unwrap() + add;
+    let got = render_hosts_template(&dist("debian/templates/hosts.debian.tmpl"));
     let want =
         fs::read_to_string(repo().join("crates/detect/tests/fixtures/hosts.debian.out")).unwrap();
     assert_eq!(got, want);
@@ -599,32 +574,8 @@ fn systemd_accepts_the_units() {
         "cloud-init.target",
         "cloud-config.target",
     ];
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg("--man=no")
-        .args(units.iter().map(|u| dist("systemd").join(u)))
-        .output();
-    let Ok(out) = out else {
-        eprintln!("systemd-analyze not installed: units not verified");
-        return;
-    };
-    // The binaries are not installed here; anything else is a unit error.
-    let text = String::from_utf8_lossy(&out.stderr);
-    let problems: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            [
-                "Unknown key",
-                "Failed to parse",
-                "Invalid",
-                "bad-setting",
-                "Unknown section",
-            ]
-            .iter()
-            .any(|p| l.contains(p))
-        })
-        .collect();
-    assert!(problems.is_empty(), "{text}");
+    let paths: Vec<_> = units.iter().map(|u| dist("systemd").join(u)).collect();
+    systemd_verify(&paths);
 }
 
 /// Replacing Debian's cloud-init: its postrm has made the init.d scripts of

@@ -6,17 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod pkgtest;
+
+use pkgtest::{render_hosts_template, repo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn freebsd(p: &str) -> PathBuf {
-    repo().join("dist/freebsd").join(p)
+    pkgtest::dist("freebsd").join(p)
 }
 
 const STAGES: &[(&str, &str)] = &[
@@ -507,15 +506,6 @@ fn hosts_template_renders_as_upstream() {
 127.0.0.1 localhost.localdomain localhost
 127.0.0.1 localhost4.localdomain4 localhost4
 ";
-    let text = fs::read_to_string(freebsd("hosts.freebsd.tmpl")).unwrap();
-    let (first, body) = text.split_once('\n').unwrap();
-    assert_eq!(first, "## template:jinja");
-    let vars = serde_json::json!({"hostname": "vm1", "fqdn": "vm1.example.org"});
-    // As in tests/dist.rs: render without the final newline, add it back.
-    let (src, add) = match body.strip_suffix('\n') {
-        Some(s) => (s, "\n"),
-        None => (body, ""),
-    };
-    let got = ci_userdata::render_jinja_body(src, &vars).unwrap() + add;
+    let got = render_hosts_template(&freebsd("hosts.freebsd.tmpl"));
     assert_eq!(got, WANT);
 }

@@ -5,35 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod pkgtest;
+
 use flate2::bufread::GzDecoder;
+use pkgtest::{dist, fake_docs, fake_exe, out_dir_with_old, render_hosts_template, repo};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn dist(p: &str) -> PathBuf {
-    repo().join("dist").join(p)
-}
-
 /// An ELF stand-in for the one executable, and docs as gen-docs lays them out.
 fn inputs(dir: &Path) -> (PathBuf, PathBuf) {
-    let bins = dir.join("bins");
-    fs::create_dir_all(&bins).unwrap();
-    fs::copy("/bin/true", bins.join("cloud-init")).unwrap();
-    let docs = dir.join("docs");
-    fs::create_dir_all(docs.join("man")).unwrap();
-    fs::create_dir_all(docs.join("completions")).unwrap();
-    for c in ["cloud-init", "cloud-id", "cloud-init-per"] {
-        fs::write(docs.join(format!("man/{c}.1")), format!(".TH {c} 1\n")).unwrap();
-        fs::write(docs.join(format!("completions/{c}.bash")), "# bash\n").unwrap();
-        fs::write(docs.join(format!("completions/_{c}")), "#compdef\n").unwrap();
-        fs::write(docs.join(format!("completions/{c}.fish")), "# fish\n").unwrap();
-    }
+    let (bins, docs) = (dir.join("bins"), dir.join("docs"));
+    fake_exe(&bins);
+    fake_docs(&docs);
     (bins, docs)
 }
 
@@ -174,6 +160,7 @@ const DATA_FILES: &[&str] = &[
     "usr/share/licenses/cloud-init-rs/copyright",
     "usr/share/man/man1/cloud-id.1.gz",
     "usr/share/man/man1/cloud-init-per.1.gz",
+    "usr/share/man/man1/cloud-init-status.1.gz",
     "usr/share/man/man1/cloud-init.1.gz",
     "usr/share/zsh/site-functions/_cloud-id",
     "usr/share/zsh/site-functions/_cloud-init",
@@ -216,10 +203,7 @@ fn pkginfo(text: &str) -> Vec<(String, String)> {
 fn apk_build_leaves_one_package_of_two_gzip_streams() {
     let tmp = tempfile::tempdir().unwrap();
     let (bins, docs) = inputs(tmp.path());
-    let out_dir = tmp.path().join("apk");
-    fs::create_dir_all(&out_dir).unwrap();
-    fs::write(out_dir.join("cloud-init-rs-0.0.1-r0.apk"), b"old").unwrap();
-    fs::write(out_dir.join("unrelated.txt"), b"keep").unwrap();
+    let out_dir = out_dir_with_old(tmp.path(), "apk", "cloud-init-rs-0.0.1-r0.apk");
     let out = build(&[
         "--bin-dir",
         bins.to_str().unwrap(),
@@ -632,16 +616,7 @@ fn hosts_template_renders_as_upstream() {
 ff02::1 ip6-allnodes
 ff02::2 ip6-allrouters
 ";
-    let text = fs::read_to_string(dist("alpine/hosts.alpine.tmpl")).unwrap();
-    let (first, body) = text.split_once('\n').unwrap();
-    assert_eq!(first, "## template:jinja");
-    let vars = serde_json::json!({"hostname": "vm1", "fqdn": "vm1.example.org"});
-    // As in tests/dist.rs: render without the final newline, add it back.
-    let (src, add) = match body.strip_suffix('\n') {
-        Some(s) => (s, "\n"),
-        None => (body, ""),
-    };
-    let got = ci_userdata::render_jinja_body(src, &vars).unwrap() + add;
+    let got = render_hosts_template(&dist("alpine/hosts.alpine.tmpl"));
     assert_eq!(got, WANT);
 }
 

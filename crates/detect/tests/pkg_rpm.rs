@@ -6,39 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod pkgtest;
+
+use pkgtest::{
+    dist, fake_docs, fake_exe, out_dir_with_old, render_hosts_template, repo, systemd_verify,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn dist(p: &str) -> PathBuf {
-    repo().join("dist").join(p)
-}
-
-/// An ELF stand-in for the one executable (the package does not care what
-/// it does).
-fn fake_bins(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    fs::copy("/bin/true", dir.join("cloud-init")).unwrap();
-}
-
-/// What gen-docs writes, reduced to the files the script requires.
-fn fake_docs(dir: &Path) {
-    fs::create_dir_all(dir.join("man")).unwrap();
-    fs::create_dir_all(dir.join("completions")).unwrap();
-    for p in ["cloud-init", "cloud-id", "cloud-init-per"] {
-        fs::write(dir.join(format!("man/{p}.1")), format!(".TH {p} 1\n")).unwrap();
-        fs::write(dir.join(format!("completions/{p}.bash")), "# bash\n").unwrap();
-        fs::write(dir.join(format!("completions/_{p}")), "#compdef\n").unwrap();
-        fs::write(dir.join(format!("completions/{p}.fish")), "# fish\n").unwrap();
-    }
-    fs::write(dir.join("man/cloud-init-status.1"), ".TH x 1\n").unwrap();
-}
 
 fn build(args: &[&str]) -> Output {
     Command::new("sh")
@@ -241,11 +218,8 @@ fn rpm_build_leaves_exactly_one_package_laid_out_as_upstreams() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let bins = tmp.path().join("bins");
-    fake_bins(&bins);
-    let out_dir = tmp.path().join("rpm");
-    fs::create_dir_all(&out_dir).unwrap();
-    fs::write(out_dir.join("cloud-init-rs-0.0.1-1.x86_64.rpm"), b"old").unwrap();
-    fs::write(out_dir.join("unrelated.txt"), b"keep").unwrap();
+    fake_exe(&bins);
+    let out_dir = out_dir_with_old(tmp.path(), "rpm", "cloud-init-rs-0.0.1-1.x86_64.rpm");
     let stdout = ok(&build(&[
         "--bin-dir",
         bins.to_str().unwrap(),
@@ -455,7 +429,7 @@ fn files_under(root: &Path, rel: &Path, out: &mut Vec<String>) {
 fn layout_only_stages_the_packaged_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let bins = tmp.path().join("bins");
-    fake_bins(&bins);
+    fake_exe(&bins);
     let stage = tmp.path().join("stage");
     let stdout = ok(&build(&[
         "--bin-dir",
@@ -500,7 +474,7 @@ fn layout_only_stages_the_packaged_tree() {
 fn bad_arguments_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let bins = tmp.path().join("bins");
-    fake_bins(&bins);
+    fake_exe(&bins);
     let b = bins.to_str().unwrap();
     for (args, msg) in [
         (vec!["--out-dir", "/nonexistent"], "--bin-dir is required"),
@@ -723,32 +697,8 @@ fn systemd_accepts_the_units() {
         "cloud-init-network.service",
         "cloud-init-main.service",
     ];
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg("--man=no")
-        .args(units.iter().map(|u| rpm_unit(u)))
-        .output();
-    let Ok(out) = out else {
-        eprintln!("systemd-analyze not installed: units not verified");
-        return;
-    };
-    // The binaries are not installed here; anything else is a unit error.
-    let text = String::from_utf8_lossy(&out.stderr);
-    let problems: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            [
-                "Unknown key",
-                "Failed to parse",
-                "Invalid",
-                "bad-setting",
-                "Unknown section",
-            ]
-            .iter()
-            .any(|p| l.contains(p))
-        })
-        .collect();
-    assert!(problems.is_empty(), "{text}");
+    let paths: Vec<_> = units.iter().map(|u| rpm_unit(u)).collect();
+    systemd_verify(&paths);
 }
 
 fn run_script(script: &str, root: &Path, arg: &str) {
@@ -853,17 +803,7 @@ fn scriptlets_enable_the_stages_once_and_clean_up_on_erase() {
 
 #[test]
 fn hosts_template_renders_as_upstream() {
-    let text = fs::read_to_string(dist("rpm/templates/hosts.redhat.tmpl")).unwrap();
-    let (first, body) = text.split_once('\n').unwrap();
-    assert_eq!(first, "## template:jinja");
-    let vars = serde_json::json!({"hostname": "vm1", "fqdn": "vm1.example.org"});
-    // Upstream's Jinja drops the source's final newline and its templater
-    // adds one back; render without it and add it, as the agent does.
-    let (src, add) = match body.strip_suffix('\n') {
-        Some(s) => (s, "\n"),
-        None => (body, ""),
-    };
-    let got = ci_userdata::render_jinja_body(src, &vars).unwrap() + add;
+    let got = render_hosts_template(&dist("rpm/templates/hosts.redhat.tmpl"));
     let want = fs::read_to_string(repo().join("crates/detect/tests/fixtures/rpm/hosts.redhat.out"))
         .unwrap();
     assert_eq!(got, want);
