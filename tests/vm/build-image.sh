@@ -5,6 +5,9 @@
 #   build-image.sh agent FILE.deb   our package installed (its Depends come from the archive)
 #   build-image.sh upstream         Debian's own cloud-init package (the comparison)
 #   build-image.sh baseline         no agent: user "bench" with the test key and host keys baked in
+#   build-image.sh agent-openrc FILE.deb
+#                                   our package on a machine booted by sysvinit-core + OpenRC (no
+#                                   systemd at all): ifupdown brings up what the agent renders
 #
 # Every variant has the same base: systemd, udev, openssh-server, sudo, iproute2, gpg, the cloud
 # kernel, initramfs-tools, and systemd-networkd with a DHCP .network for en*/eth* (the agent
@@ -21,9 +24,9 @@ deb=${2:-}
 suite=trixie
 mirror=${CIRS_VM_MIRROR:-http://deb.debian.org/debian}
 case "$variant" in
-    agent) [ -f "$deb" ] || vm_die "usage: build-image.sh agent FILE.deb" ;;
+    agent | agent-openrc) [ -f "$deb" ] || vm_die "usage: build-image.sh $variant FILE.deb" ;;
     upstream | baseline) deb= ;;
-    *) vm_die "usage: build-image.sh agent FILE.deb | upstream | baseline" ;;
+    *) vm_die "usage: build-image.sh agent FILE.deb | agent-openrc FILE.deb | upstream | baseline" ;;
 esac
 [ "$(id -u)" = 0 ] || vm_die "building images needs root (mmdebstrap --mode=root, chroot)"
 vm_ensure_host_tools || vm_die "missing host tools (mmdebstrap, e2fsprogs, fdisk, qemu-utils, mtools)"
@@ -37,9 +40,16 @@ pkgs+=,cloud-guest-utils,fdisk,gdisk,systemd-timesyncd
 # gpg: apt_configure dearmors the keys of `apt: sources:` with it (upstream installs gnupg
 # first when it is missing, which would need the archive the VM cannot reach).
 pkgs+=,gpg
+if [ "$variant" = agent-openrc ]; then
+    # The same machine with sysvinit-core as PID 1 and OpenRC running the rc scripts: no
+    # systemd, dbus or networkd; ifupdown (with the dhcpcd our package pulls in) brings up
+    # the interfaces, Debian's way without systemd. No time service (ntp is not tested here).
+    pkgs=sysvinit-core,openrc,udev,openssh-server,sudo,iproute2,netbase,ifupdown
+    pkgs+=,e2fsprogs,linux-image-cloud-amd64,initramfs-tools,zstd,cloud-guest-utils,fdisk,gdisk,gpg
+fi
 case "$variant" in
     upstream) pkgs+=,cloud-init ;;
-    agent)
+    agent | agent-openrc)
         # The package's own dependencies go into the cached tree, so installing a new
         # build of it needs no network: first alternative of each, versions dropped.
         deps=$(dpkg-deb -f "$deb" Pre-Depends Depends | sed -n 's/^[A-Za-z-]*: //p' |
@@ -52,8 +62,48 @@ esac
 # The tree is keyed by its own recipe (the lines between the markers) and package list;
 # the image by the whole script, so editing the image steps does not re-run mmdebstrap.
 recipe_hash=$(sed -n '/^# >>> rootfs recipe/,/^# <<< rootfs recipe/p' "$0" | sha256sum | cut -c1-12)
+[ "$variant" != agent-openrc ] ||
+    recipe_hash=$(sed -n '/^# >>> openrc recipe/,/^# <<< openrc recipe/p' "$0" | cat - <(echo "$recipe_hash") | sha256sum | cut -c1-12)
 rootkey=$(printf '%s\n' "$recipe_hash" "$suite" "$pkgs" | sha256sum | cut -c1-12)
 rootfs=$VM_CACHE/rootfs-$rootkey
+# The OpenRC tree has its own recipe: it completes the tree before the systemd recipe below
+# (which it then skips), so the systemd variants' cache keys do not change with it.
+# >>> openrc recipe
+if [ "$variant" = agent-openrc ] && [ ! -f "$rootfs/.complete" ]; then
+    vm_log "mmdebstrap $suite ($variant) -> $rootfs"
+    rm -rf "$rootfs.tmp"
+    mkdir -p "$VM_CACHE"
+    mmdebstrap --quiet --mode=root --variant=apt --format=directory \
+        --aptopt='APT::Install-Recommends "false"' \
+        --aptopt='Acquire::Languages "none"' \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --include="$pkgs" \
+        "$suite" "$rootfs.tmp" "deb $mirror $suite main" >&2
+    R=$rootfs.tmp
+    if chroot "$R" dpkg-query -W -f '${Status}' systemd-sysv 2>/dev/null | grep -q ' installed'; then
+        vm_die "the OpenRC tree has systemd-sysv in it"
+    fi
+    echo localhost > "$R/etc/hostname"
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$R/etc/hosts"
+    printf 'LABEL=rootfs\t/\text4\trw,discard,errors=remount-ro\t0\t1\n' > "$R/etc/fstab"
+    rm -f "$R/etc/resolv.conf"
+    : > "$R/etc/machine-id"
+    rm -f "$R/var/lib/dbus/machine-id" "$R"/etc/ssh/ssh_host_*
+    chroot "$R" passwd -l root >/dev/null
+    # Only the loopback here: the NIC's stanza is what the agent's local stage renders
+    # (eni, Debian's interfaces.d/50-cloud-init) before the networking service runs.
+    printf 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n' > "$R/etc/network/interfaces"
+    mkdir -p "$R/etc/network/interfaces.d"
+    chroot "$R" apt-get clean
+    rm -rf "$R"/var/lib/apt/lists/* "$R"/var/log/*.log "$R"/var/log/apt/* "$R"/tmp/* "$R"/var/tmp/*
+    : > "$R/.complete"
+    mv "$rootfs.tmp" "$rootfs"
+fi
+# <<< openrc recipe
 # >>> rootfs recipe
 if [ ! -f "$rootfs/.complete" ]; then
     vm_log "mmdebstrap $suite ($variant) -> $rootfs"
@@ -113,7 +163,7 @@ R=$out/rootfs
 cp -a "$rootfs" "$R"
 rm -f "$R/.complete"
 case "$variant" in
-    agent)
+    agent | agent-openrc)
         cp "$deb" "$R/tmp/agent.deb"
         if ! chroot "$R" env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/agent.deb >"$out/dpkg.log" 2>&1; then
             cat "$out/dpkg.log" >&2

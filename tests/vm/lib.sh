@@ -162,7 +162,8 @@ vm_stop() {
     local user=${1:-}
     [ -n "$VM_PID" ] || return 0
     if [ -n "$user" ] && vm_alive; then
-        VM_SSH_TIMEOUT=30 vm_ssh "$user" 'sudo -n systemctl poweroff' >/dev/null 2>&1 || true
+        # poweroff itself where systemd is not PID 1 (the OpenRC image).
+        VM_SSH_TIMEOUT=30 vm_ssh "$user" 'sudo -n systemctl poweroff 2>/dev/null || sudo -n poweroff' >/dev/null 2>&1 || true
         local i
         for i in $(seq 1 900); do
             vm_alive || break
@@ -175,6 +176,23 @@ vm_stop() {
     fi
     wait "$VM_PID" 2>/dev/null || true
     VM_PID=
+}
+
+# vm_fetch_debs DIR PKG...: the trixie archive's current .deb of each PKG (not its
+# dependencies) into DIR, for installing in a guest that has no network. A private apt
+# configuration under $VM_CACHE: the host's sources, lists and package cache are not used or
+# changed; the archive is the only place it reaches, as with mmdebstrap.
+vm_fetch_debs() {
+    local dir=$1 d=$VM_CACHE/apt-trixie m=${CIRS_VM_MIRROR:-http://deb.debian.org/debian}
+    shift
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$dir"
+    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$m" >"$d/sources.list"
+    : >"$d/status"
+    local o=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=-
+        -o "Dir::State::lists=$d/lists" -o "Dir::State::status=$d/status" -o "Dir::Cache=$d/cache"
+        -o Dir::Etc::preferences=/dev/null -o Dir::Etc::preferencesparts=-
+        -o APT::Architecture=amd64 -o Acquire::Languages=none)
+    apt-get "${o[@]}" update -q >/dev/null && (cd "$dir" && apt-get "${o[@]}" download -q "$@" >/dev/null 2>&1)
 }
 
 # Finds qemu, installing it on Debian when missing. bookworm's qemu-system-x86 cannot be

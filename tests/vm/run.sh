@@ -32,6 +32,17 @@
 #                   from the kernel command line) with the seed of 1: the stage units hand
 #                   their stages to `cloud-init --all-stages`, the boot provisions as in 1,
 #                   and sshd still starts at the network stage's readiness point
+#  10. upgrade      one disk, three boots: Debian's cloud-init provisions the instance; our
+#                   package replaces it (dpkg -i) and boots it without re-running anything
+#                   per instance (same instance id, host keys, semaphores, upstream's obj.pkl
+#                   untouched); purging cloud-init's leftovers keeps our units enabled;
+#                   `cloud-init clean --logs` and the stages run by hand provision it anew;
+#                   Debian's package back (apt, the archive's .deb fetched on the host) boots
+#                   our state without re-running anything per instance
+#  11. openrc       sysvinit-core + OpenRC, no systemd as PID 1 (build-image.sh agent-openrc):
+#                   our LSB init scripts run the four stages in order, the interface comes up
+#                   through ifupdown from the eni config our local stage rendered, user, key,
+#                   hostname, runcmd, status done, cloud-id, host keys before sshd, rc-status
 #
 # Usage: tests/vm/run.sh            (as root; CI runs it from tools/test.sh)
 #   CIRS_VM_DEB=FILE.deb   test this package instead of building one with `make deb`
@@ -39,7 +50,10 @@
 #   CIRS_VM_ONLY="1 2"     run only these scenarios (2 needs 1, 5 needs 4; the others
 #                          stand alone)
 #   CIRS_VM_UPSTREAM=1     boot Debian's cloud-init package instead of ours (the package
-#                          is still needed for the emulators of 4, 5 and 7)
+#                          is still needed for the emulators of 4, 5 and 7; 9, 10 and 11
+#                          are ours only and skipped)
+#   CIRS_VM_CLEAN_BOOT=1   scenario 10 boots after `cloud-init clean` instead of running
+#                          the stages by hand (a fourth boot, two more minutes)
 # Skipped (exit 0, with a note) only when not root, or when qemu cannot run outside CI.
 # Any failed assertion: exit 1, with the failures listed and the logs' location.
 set -uo pipefail
@@ -57,7 +71,7 @@ if ! vm_qemu_works; then
 fi
 set -e
 T_START=$(date +%s)
-ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7 8 9}
+ONLY=${CIRS_VM_ONLY:-1 2 3 4 5 6 7 8 9 10 11}
 
 # ---- the package under test ----
 if [ -n "${CIRS_VM_DEB:-}" ]; then
@@ -491,7 +505,10 @@ EOF
             SCEN=ec2-reboot-no-imds
             bad "skipped: needs a successful EC2 first boot"
         # Nothing listens on EC2_PORT now: every metadata connection is refused.
-        elif VM_EC2_IMDS_PORT=$EC2_PORT boot ec2-reboot-no-imds debian "" "$RUN/disk-ec2.qcow2"; then
+        # A short metadata wait (kernel command line config): what is checked is the
+        # outcome without a metadata service, not how long the default wait is.
+        elif VM_EC2_IMDS_PORT=$EC2_PORT VM_APPEND_EXTRA='cc: datasource: {Ec2: {max_wait: 15, timeout: 3}} end_cc' \
+            boot ec2-reboot-no-imds debian "" "$RUN/disk-ec2.qcow2"; then
             wait_done || true
             expect_re "status done" "$(g 'cloud-init status' || true)" '^status: done$'
             expect "per-instance semaphores untouched" "$(sems)" "$EC2_SEM"
@@ -774,6 +791,316 @@ if [[ " $ONLY " == *" 9 "* ]] && [ -z "${CIRS_VM_UPSTREAM:-}" ]; then
         collect
     fi
     vm_stop tester
+fi
+
+# ---- 10: upgrade from Debian's cloud-init to ours and back, on one disk ----
+# Four boots' logs are slow to copy under TCG: kept only when this boot failed something.
+collect_if_failed() { [ "${#FAILED[@]}" -eq "${F0:-0}" ] || collect; }
+# put FILE DEST: copies a host file into the guest over the SSH forward.
+put() { vm_ssh "$GUSER" "cat > '$2'" <"$1" 2>>"$VM_DIR/ssh.err"; }
+pkgs_installed() { g "dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\n' | awk '\$1 == \"ii\" { print \$2 }' | sort"; }
+unit_states() {
+    g 'for u in cloud-init-local.service cloud-init-network.service cloud-config.service cloud-final.service cloud-init-main.service cloud-init-hotplugd.socket; do printf "%s=%s " "$u" "$(systemctl is-enabled "$u" 2>/dev/null)"; done'
+}
+pkl() { g 'sudo -n sh -c "stat -c %Y /var/lib/cloud/instance/obj.pkl && sha256sum < /var/lib/cloud/instance/obj.pkl"' 2>/dev/null | tr '\n' ' '; }
+# The log lines after line $1 that read as an error or a crash.
+log_errors_after() { g "sudo -n tail -n +$(($1 + 1)) /var/log/cloud-init.log | grep -E '\\[(ERROR|CRITICAL)\\]|Traceback|panicked' || true"; }
+log_lines() { g 'sudo -n sh -c "wc -l < /var/log/cloud-init.log"' || echo 0; }
+if [[ " $ONLY " == *" 10 "* ]] && [ -z "${CIRS_VM_UPSTREAM:-}" ]; then
+    T10=$(date +%s)
+    IMG_AGENT=$IMG
+    IMG=$(bash "$VM_HERE/build-image.sh" upstream)
+    # Debian's package for the downgrade, fetched on the host (the guest has no network).
+    UP_DEBS=$VM_CACHE/debs-trixie
+    ls "$UP_DEBS"/cloud-init_25.1.4-*_all.deb >/dev/null 2>&1 || vm_fetch_debs "$UP_DEBS" cloud-init ||
+        vm_log "could not fetch cloud-init from the archive"
+    UP_DEB=$(ls "$UP_DEBS"/cloud-init_25.1.4-*_all.deb 2>/dev/null | sort -V | tail -n 1)
+    u_seed=$RUN/seed-upgrade
+    mkdir -p "$u_seed"
+    printf 'instance-id: iid-vmtest-upgrade\nlocal-hostname: vmtest-up-meta\n' >"$u_seed/meta-data"
+    cat >"$u_seed/user-data" <<EOF
+#cloud-config
+hostname: vmtest-up
+users:
+  - default
+  - name: tester
+    shell: /bin/bash
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    ssh_authorized_keys:
+      - $PUBKEY
+bootcmd:
+  - [sh, -c, 'cat /proc/sys/kernel/random/boot_id >> /var/lib/vmtest-bootcmd.log']
+runcmd:
+  - [sh, -c, 'echo "runcmd \$(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-runcmd.log']
+EOF
+    vm_make_seed "$u_seed" "$RUN/seed-upgrade.img"
+    vm_new_overlay "$IMG" "$RUN/disk-upgrade.qcow2"
+    U_OK=
+    F0=${#FAILED[@]}
+    # 10a: Debian's cloud-init provisions the instance.
+    if boot upgrade-1-upstream tester "$RUN/seed-upgrade.img" "$RUN/disk-upgrade.qcow2" fresh; then
+        wait_done || true
+        expect_re "upstream: status done" "$(g 'cloud-init status' || true)" '^status: done$'
+        expect_re "upstream's cloud-init runs" "$(g 'cloud-init --version' 2>&1)" '^/usr/bin/cloud-init 25\.1\.4'
+        expect "upstream: hostname" "$(g hostname)" vmtest-up
+        U_BOOT1=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "upstream: runcmd ran" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $U_BOOT1"
+        U_IID=$(g 'sudo -n cat /var/lib/cloud/data/instance-id')
+        expect "upstream: instance id" "$U_IID" iid-vmtest-upgrade
+        U_SEM=$(sems)
+        expect_re "upstream: per-instance semaphores in instance/sem" "$U_SEM" '^config_runcmd [0-9]+$'
+        U_KEYS=$(hostkeys)
+        expect_re "upstream: host keys generated" "$U_KEYS" 'ssh_host_ed25519_key\.pub'
+        U_PKL=$(pkl)
+        expect_re "upstream: obj.pkl written" "$U_PKL" '^[0-9]+ [0-9a-f]{64} '
+        U_UNITS=$(unit_states)
+        echo "        upstream's units: $U_UNITS"
+        U_PKGS=$(pkgs_installed)
+        U_LINES=$(log_lines)
+        # The upgrade: dpkg -i our package, which Conflicts/Replaces cloud-init.
+        put "$DEB" /tmp/cloud-init-rs.deb
+        rc=0
+        VM_SSH_TIMEOUT=300 g 'sudo -n env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/cloud-init-rs.deb' >"$VM_DIR/dpkg-install.log" 2>&1 || rc=$?
+        expect "dpkg -i our package exits 0 (log: $VM_DIR/dpkg-install.log)" "$rc" 0
+        sed 's/^/        | /' "$VM_DIR/dpkg-install.log"
+        expect "dpkg removed cloud-init only, and added ours" \
+            "$(diff <(echo "$U_PKGS") <(pkgs_installed) | grep '^[<>]' | tr '\n' ' ')" "< cloud-init > cloud-init-rs "
+        # dpkg -i removes it without changing its selection: "ic" (install, config-files), where
+        # apt would leave "rc".
+        expect_re "cloud-init is left with its other conffiles" \
+            "$(g "dpkg-query -W -f '\${db:Status-Abbrev}' cloud-init 2>/dev/null" || echo gone)" '^[ri]c $'
+        # Its conffiles ours does not ship stay on disk, still cloud-init's.
+        only_up=$(g "comm -23 <(dpkg-query -W -f '\${Conffiles}\n' cloud-init | awk 'NF { print \$1 }' | sort) <(dpkg-query -W -f '\${Conffiles}\n' cloud-init-rs | awk 'NF { print \$1 }' | sort)")
+        echo "        cloud-init's conffiles ours does not ship: $(grep -c '^/etc/cloud/templates/' <<<"$only_up") templates and $(grep -v '^/etc/cloud/templates/' <<<"$only_up" | tr '\n' ' ')"
+        states=$(unit_states)
+        echo "        after dpkg -i: $states"
+        g 'ls -l /etc/systemd/system /etc/systemd/system/cloud-init.target.wants' >"$VM_DIR/units-after-install.txt" 2>&1
+        expect_re "our four stage units enabled" "$states" \
+            '^cloud-init-local\.service=enabled cloud-init-network\.service=enabled cloud-config\.service=enabled cloud-final\.service=enabled '
+        expect_re "upstream's main unit not enabled (ours ships it disabled)" "$states" 'cloud-init-main\.service=disabled '
+        expect "no cloud-init unit masked" "$(g 'find /etc/systemd/system -maxdepth 1 -lname /dev/null -name "cloud*"')" ""
+        expect_re "our cloud-init is installed" "$(g 'cloud-init --version' 2>&1)" '\+rs\.'
+        # The sequence Debian's package registered for sysvinit stays consistent: ours in rc*.d.
+        links=$(g 'cd /etc && ls rcS.d rc2.d | grep -o "cloud-.*" | sort -u | tr "\n" " "')
+        echo "        rc.d links: $links"
+        # cloud-init's postrm (remove) chmods -x the scripts of its names after ours were
+        # unpacked over them; our postinst makes them executable again.
+        expect "our init.d scripts executable" \
+            "$(g 'cd /etc/init.d && stat -c "%n %a" cloud-config cloud-final cloud-init-local cloud-init-network' | tr '\n' ' ')" \
+            "cloud-config 755 cloud-final 755 cloud-init-local 755 cloud-init-network 755 "
+        expect "our four init.d scripts registered in rcS.d/rc2.d" \
+            "$(grep -o -w -E 'cloud-config|cloud-final|cloud-init-local|cloud-init-network' <<<"$links" | sort -u | wc -l)" 4
+        collect_if_failed
+        vm_stop tester
+        U_OK=1
+    else
+        vm_stop tester
+    fi
+    F0=${#FAILED[@]}
+    # 10b: ours boots the instance Debian's package provisioned.
+    if [ -n "$U_OK" ] && boot upgrade-2-ours tester "$RUN/seed-upgrade.img" "$RUN/disk-upgrade.qcow2"; then
+        U_OK=
+        wait_done || true
+        status_checks
+        expect_re "status --long names the datasource" "$(g 'cloud-init status --long')" '^detail: +DataSourceNoCloud'
+        expect "cloud-id" "$(g cloud-id)" nocloud
+        boot2=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "same instance id" "$(g 'sudo -n cat /var/lib/cloud/data/instance-id')" "$U_IID"
+        expect "host keys unchanged" "$(hostkeys)" "$U_KEYS"
+        expect "per-instance semaphores untouched" "$(sems)" "$U_SEM"
+        expect "runcmd not repeated" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $U_BOOT1"
+        expect "bootcmd (per boot) ran again" "$(g cat /var/lib/vmtest-bootcmd.log)" "$U_BOOT1"$'\n'"$boot2"
+        expect "upstream's obj.pkl left as it was" "$(pkl)" "$U_PKL"
+        new=$(g "sudo -n tail -n +$((U_LINES + 1)) /var/log/cloud-init.log")
+        expect_re "our stages logged this boot" "$new" "Cloud-init v\. [^ ]+\+rs\.[^ ]+ running 'modules:final'"
+        expect "no error lines from ours" "$(log_errors_after "$U_LINES")" ""
+        grep -Ei 'obj\.pkl|cache' <<<"$new" | head -n 3 | cut -c1-220 | sed 's/^/        | /'
+        # An admin tidying up purges what dpkg left of cloud-init: its postrm runs
+        # deb-systemd-helper purge (our postinst dropped its state, so our links stay) and
+        # update-rc.d remove for the init.d names it shares with ours, which drops every rc.d
+        # link of those names, ours included; our trigger on its cloud-init-main script
+        # (dist/debian/triggers) puts them back.
+        rc=0
+        VM_SSH_TIMEOUT=120 g 'sudo -n dpkg --purge cloud-init' >"$VM_DIR/purge.log" 2>&1 || rc=$?
+        expect "dpkg --purge cloud-init exits 0" "$rc" 0
+        expect_re "our four stage units still enabled after the purge" "$(unit_states)" \
+            '^cloud-init-local\.service=enabled cloud-init-network\.service=enabled cloud-config\.service=enabled cloud-final\.service=enabled '
+        links=$(g 'cd /etc && ls rcS.d rc2.d | grep -o "cloud-.*" | sort -u | tr "\n" " "')
+        expect "our four init.d scripts still registered after the purge" \
+            "$(grep -o -w -E 'cloud-config|cloud-final|cloud-init-local|cloud-init-network' <<<"$links" | sort -u | wc -l)" 4
+        # cloud-init clean, then the instance is provisioned anew.
+        rc=0
+        g 'sudo -n cloud-init clean --logs' >"$VM_DIR/clean.log" 2>&1 || rc=$?
+        expect "cloud-init clean --logs exits 0" "$rc" 0
+        # upstream's clean keeps a seed directory unless --seed.
+        expect "clean removed the instance and the logs" \
+            "$(g 'sudo -n ls -A /var/lib/cloud | grep -vx seed; ls /var/log/cloud-init*.log 2>/dev/null' | tr '\n' ' ')" ""
+        U_OK=1
+        if [ -n "${CIRS_VM_CLEAN_BOOT:-}" ]; then
+            collect_if_failed
+            vm_stop tester
+            U_OK=
+            boot upgrade-3-clean tester "$RUN/seed-upgrade.img" "$RUN/disk-upgrade.qcow2" && U_OK=1 && { wait_done || true; }
+        else
+            # A boot costs two minutes under TCG: the stages the units would run, by hand in
+            # this boot, check what clean left (CIRS_VM_CLEAN_BOOT=1 boots instead).
+            SCEN=upgrade-3-clean-stages
+            echo "== $SCEN (the four stages by hand after clean; CIRS_VM_CLEAN_BOOT=1 boots instead)"
+            rc=0
+            VM_SSH_TIMEOUT=300 g 'sudo -n sh -c "cloud-init init --local && cloud-init init && cloud-init modules --mode config && cloud-init modules --mode final"' \
+                >"$VM_DIR/stages-after-clean.log" 2>&1 || rc=$?
+            expect "the four stages exit 0 (log: $VM_DIR/stages-after-clean.log)" "$rc" 0
+        fi
+    else
+        vm_stop tester
+    fi
+    # 10c: ours after clean: a new first run of the same instance id.
+    if [ -n "$U_OK" ]; then
+        U_OK=
+        status_checks
+        boot3=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "runcmd ran again, this boot" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $U_BOOT1"$'\n'"runcmd $boot3"
+        C_SEM=$(sems)
+        expect_re "per-instance semaphores written anew" "$C_SEM" '^config_runcmd [0-9]+$'
+        [ "$C_SEM" != "$U_SEM" ] && ok "the semaphores are new" || bad "the semaphores did not change"
+        C_KEYS=$(hostkeys)
+        # Debian's ssh_deletekeys: true: a new instance gets new host keys.
+        [ "$C_KEYS" != "$U_KEYS" ] && ok "host keys regenerated (ssh_deletekeys)" || bad "host keys kept after clean"
+        expect "instance id" "$(g 'sudo -n cat /var/lib/cloud/data/instance-id')" "$U_IID"
+        expect "no error lines in the new log" "$(log_errors_after 0)" ""
+        expect "no obj.pkl from ours" "$(g 'sudo -n ls /var/lib/cloud/instance/obj.pkl 2>/dev/null')" ""
+        C_LINES=$(log_lines)
+        # The downgrade: Debian's package back, installed as an admin would (apt, which
+        # removes ours for the Conflicts), from the copied file: apt needs no index for it, but
+        # refuses it with --no-download ("Pathname to install is not absolute") after removing
+        # ours.
+        if [ -n "$UP_DEB" ]; then
+            put "$UP_DEB" /tmp/cloud-init_all.deb
+            rc=0
+            # Its postinst byte-compiles the Python modules: over a minute under TCG.
+            VM_SSH_TIMEOUT=300 g 'sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cloud-init_all.deb </dev/null' \
+                >"$VM_DIR/apt-downgrade.log" 2>&1 || rc=$?
+            expect "apt-get install of Debian's cloud-init exits 0 (log: $VM_DIR/apt-downgrade.log)" "$rc" 0
+            grep -E 'REMOVED|^Removing|^Setting up|onffile|warning|error' "$VM_DIR/apt-downgrade.log" | sed 's/^/        | /'
+            expect "ours removed, Debian's cloud-init installed" \
+                "$(g "dpkg-query -W -f '\${db:Status-Abbrev}\${Package}\n' cloud-init cloud-init-rs" | tr '\n' ' ')" \
+                "ii cloud-init rc cloud-init-rs "
+            states=$(unit_states)
+            echo "        after the downgrade: $states"
+            expect "upstream's units enabled as on its first install" "$states" "$U_UNITS"
+            expect_re "Debian's cloud-init is installed" "$(g 'cloud-init --version' 2>&1)" '^/usr/bin/cloud-init 25\.1\.4'
+            collect_if_failed
+            vm_stop tester
+            U_OK=1
+        else
+            bad "no cloud-init_25.1.4-*_all.deb from the archive in $UP_DEBS: downgrade not tested"
+            vm_stop tester
+        fi
+    else
+        vm_stop tester
+    fi
+    F0=${#FAILED[@]}
+    # 10d: Debian's cloud-init on the state ours left.
+    if [ -n "$U_OK" ] && boot upgrade-4-downgraded tester "$RUN/seed-upgrade.img" "$RUN/disk-upgrade.qcow2"; then
+        wait_done || true
+        expect_re "upstream: status done" "$(g 'cloud-init status' || true)" '^status: done$'
+        rc=0
+        g 'cloud-init status --long' >"$VM_DIR/status-long.txt" 2>&1 || rc=$?
+        echo "        upstream's status --long exit $rc: $(grep -E '^(extended_status|detail|errors)' "$VM_DIR/status-long.txt" | tr '\n' ' ')"
+        boot4=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "same instance id" "$(g 'sudo -n cat /var/lib/cloud/data/instance-id')" "$U_IID"
+        expect "per-instance semaphores untouched" "$(sems)" "$C_SEM"
+        expect "runcmd not repeated" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $U_BOOT1"$'\n'"runcmd $boot3"
+        expect "host keys unchanged" "$(hostkeys)" "$C_KEYS"
+        expect "bootcmd (per boot) ran again" "$(g tail -n 1 /var/lib/vmtest-bootcmd.log)" "$boot4"
+        expect "cloud-id" "$(g cloud-id)" nocloud
+        expect_re "upstream wrote a fresh obj.pkl" "$(pkl)" '^[0-9]+ [0-9a-f]{64} '
+        expect "no error lines from upstream" "$(log_errors_after "$C_LINES")" ""
+        g "sudo -n tail -n +$((C_LINES + 1)) /var/log/cloud-init.log" >"$VM_DIR/cloud-init-upstream-boot.log" 2>&1
+        grep -m3 -Ei 'no cache found|cache|restor|previous-instance|is_new_instance|new instance' \
+            "$VM_DIR/cloud-init-upstream-boot.log" | cut -c1-220 | sed 's/^/        | /'
+        collect_if_failed
+    fi
+    vm_stop tester
+    IMG=$IMG_AGENT
+    echo "  time  scenario 10: $(($(date +%s) - T10)) s"
+fi
+
+# ---- 11: OpenRC: sysvinit-core as PID 1, OpenRC running our LSB scripts ----
+if [[ " $ONLY " == *" 11 "* ]] && [ -z "${CIRS_VM_UPSTREAM:-}" ]; then
+    T11=$(date +%s)
+    IMG_AGENT=$IMG
+    IMG=$(bash "$VM_HERE/build-image.sh" agent-openrc "$DEB")
+    o_seed=$RUN/seed-openrc
+    mkdir -p "$o_seed"
+    printf 'instance-id: iid-vmtest-openrc\nlocal-hostname: vmtest-openrc-meta\n' >"$o_seed/meta-data"
+    cat >"$o_seed/user-data" <<EOF
+#cloud-config
+hostname: vmtest-openrc
+users:
+  - default
+  - name: tester
+    shell: /bin/bash
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    ssh_authorized_keys:
+      - $PUBKEY
+runcmd:
+  - [sh, -c, 'echo "runcmd \$(cat /proc/sys/kernel/random/boot_id)" >> /var/lib/vmtest-runcmd.log']
+EOF
+    vm_make_seed "$o_seed" "$RUN/seed-openrc.img"
+    vm_new_overlay "$IMG" "$RUN/disk-openrc.qcow2"
+    if boot openrc tester "$RUN/seed-openrc.img" "$RUN/disk-openrc.qcow2" fresh; then
+        wait_done || true
+        expect "PID 1 is sysvinit's init, no systemd" "$(g 'cat /proc/1/comm; test -d /run/systemd/system && echo systemd-booted' | tr '\n' ' ')" "init "
+        expect_re "OpenRC ran the boot" "$(g 'test -d /run/openrc && echo openrc')" '^openrc$'
+        rc=0
+        long=$(g 'cloud-init status --long') || rc=$?
+        expect "cloud-init status --long exits 0" "$rc" 0
+        expect_re "status done" "$long" '^status: done$'
+        expect_re "status --long names the datasource" "$long" '^detail: +DataSourceNoCloud'
+        expect "cloud-id" "$(g cloud-id)" nocloud
+        expect "hostname" "$(g hostname)" vmtest-openrc
+        bootid=$(g cat /proc/sys/kernel/random/boot_id)
+        expect "runcmd ran once, this boot" "$(g cat /var/lib/vmtest-runcmd.log)" "runcmd $bootid"
+        expect "sudo rule works without a password" "$(g sudo -n id -un)" root
+        log=$(g 'sudo -n cat /var/log/cloud-init.log')
+        order=$(printf '%s\n' "$log" | grep -n -E "running '(init-local|init|modules:config|modules:final)'" |
+            sed -E "s/^([0-9]+):.*running '([^']+)'.*/\2/" | tr '\n' ' ')
+        expect "the four stages ran once each, in order" "$order" "init-local init modules:config modules:final "
+        expect "no error lines in our log" "$(log_errors_after 0)" ""
+        # Our LSB scripts ran them: OpenRC records each as started.
+        rcs=$(g 'rc-status --all 2>/dev/null' | tr -s ' ')
+        printf '%s\n' "$rcs" >"$VM_DIR/rc-status.txt"
+        for s in cloud-init-local cloud-init-network cloud-config cloud-final; do
+            expect_re "rc-status: $s started" "$rcs" "^ ?$s \[ started \]"
+        done
+        expect_re "rc-status: ssh started" "$rcs" '^ ?ssh \[ started \]'
+        # Start order as OpenRC ran them: the console has each script's "Starting" message.
+        corder=$(grep -a -o -E 'cloud-init (local|network) stage|cloud-init (config|final) stage' "$VM_DIR/console.log" |
+            awk '!seen[$0]++' | tr '\n' ',')
+        expect "the console shows the LSB scripts starting in order" "$corder" \
+            "cloud-init local stage,cloud-init network stage,cloud-init config stage,cloud-init final stage,"
+        # The interface came up from what our local stage rendered for ifupdown.
+        expect_re "our local stage rendered eni" "$log" 'Rendered network configuration with eni'
+        expect_re "interfaces.d/50-cloud-init configures DHCP" \
+            "$(g 'cat /etc/network/interfaces.d/50-cloud-init')" '^iface [a-z0-9]+ inet dhcp'
+        # sshd loaded the keys the network stage generated: every key file is older than
+        # sshd's pid file, and sshd serves exactly those keys.
+        keys=$(g 'stat -c %.9Y /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key | sort -n | tail -n 1')
+        sshd=$(g 'stat -c %.9Y /run/sshd.pid')
+        echo "        host keys written ${keys}, sshd pid file ${sshd}"
+        if awk -v k="$keys" -v s="$sshd" 'BEGIN { exit !(k > 0 && k < s) }'; then
+            ok "every host key existed before sshd started"
+        else
+            bad "a host key is newer than sshd's pid file (keys $keys, sshd $sshd)"
+        fi
+        keys_served
+        g 'sudo -n cat /var/log/cloud-init-output.log; sudo -n dmesg' >"$VM_DIR/output-and-dmesg.txt" 2>&1
+        VM_SSH_TIMEOUT=30 vm_ssh tester 'sudo -n cat /var/log/cloud-init.log' >"$VM_DIR/cloud-init.log" 2>&1
+    fi
+    vm_stop tester
+    IMG=$IMG_AGENT
+    echo "  time  scenario 11: $(($(date +%s) - T11)) s"
 fi
 
 echo
