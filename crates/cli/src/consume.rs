@@ -171,6 +171,12 @@ pub(crate) fn render_parsed(
         });
     let renderer = match ci_net::select::select(host, priority.as_deref(), distro) {
         Ok(r) => r,
+        // Upstream's line, which people grep for; the key it concerns on its own line.
+        Err(ci_net::NetError::Invalid { path, msg }) => {
+            log::error!("Unable to render networking. Network config is likely broken: {msg}");
+            log::debug!("The renderers come from {path}");
+            return None;
+        }
         Err(e) => {
             log::error!("Unable to render networking. Network config is likely broken: {e}");
             return None;

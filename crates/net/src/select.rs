@@ -147,16 +147,19 @@ pub fn select(
             return Ok(r);
         }
     }
-    let target = if host.is_sandbox() {
-        format!(" in target={}", host.root().display())
-    } else {
-        String::new()
-    };
+    // Upstream's boot passes no target, so its text never names one (a
+    // --root path would also end up in status.json).
+    if host.is_sandbox() {
+        log::debug!(
+            "Looked for the renderers' tools in target={}",
+            host.root().display()
+        );
+    }
     let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
     Err(NetError::invalid(
         "system_info.network.renderers",
         format!(
-            "No available network renderers found{target}. Searched through list: [{}]",
+            "No available network renderers found. Searched through list: [{}]",
             list.join(", ")
         ),
     ))
@@ -211,6 +214,19 @@ mod tests {
         assert_eq!(select(&bare, None, "openbsd")?, Renderer::Openbsd);
         assert_eq!(select(&bare, None, "dragonfly")?, Renderer::Freebsd);
         assert!(select(&bare, Some(&["openbsd".to_string()]), "netbsd").is_err());
+        // Upstream's text, without the --root path.
+        let Err(NetError::Invalid { path, msg }) = select(
+            &bare,
+            Some(&["eni".to_string(), "netplan".to_string()]),
+            "debian",
+        ) else {
+            panic!("eni and netplan are not available in an empty root");
+        };
+        assert_eq!(path, "system_info.network.renderers");
+        assert_eq!(
+            msg,
+            "No available network renderers found. Searched through list: ['eni', 'netplan']"
+        );
         Ok(())
     }
 }
